@@ -1,0 +1,31 @@
+// swift-tools-version: 6.1
+// s2emu: an AArch64 stage-2 page-table emulator, bit-exact with Linux pKVM.
+import PackageDescription
+
+let package = Package(
+    name: "s2emu",
+    products: [
+        .library(name: "Mem", targets: ["Mem"]),
+        .library(name: "Pgtable", targets: ["Pgtable"]),
+        .library(name: "Hyp", targets: ["Hyp"]),
+        .executable(name: "s2emu", targets: ["s2emu"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        .target(name: "Mem"),
+        .target(name: "Pgtable", dependencies: ["Mem"]),
+        .target(name: "Hyp", dependencies: ["Mem", "Pgtable"]),
+        .executableTarget(
+            name: "s2emu",
+            dependencies: [
+                "Mem", "Pgtable", "Hyp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MemTests", dependencies: ["Mem"]),
+        .testTarget(name: "PgtableTests", dependencies: ["Mem", "Pgtable"]),
+        .testTarget(name: "HypTests", dependencies: ["Mem", "Pgtable", "Hyp"]),
+    ]
+)
