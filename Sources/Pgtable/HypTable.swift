@@ -53,11 +53,7 @@ public struct HypTable<MM: PgtableMMOps> {
     /// The entry mapping `addr` and its level (`kvm_pgtable_get_leaf`).
     @inlinable
     public func getLeaf(_ addr: UInt64) throws(PgtableError) -> (pte: Descriptor, level: Int) {
-        var v = LeafVisitor()
-        let page = geometry.granule.size
-        let r = try pgt.walk(mem: mm.mem, addr: addr & ~(page &- 1), size: page, flags: .leaf, visitor: &v)
-        if r != 0 { throw PgtableError.from(code: r, context: "get_leaf") }
-        return (v.pte, v.level)
+        try pgt.leaf(mem: mm.mem, addr: addr)
     }
 
     /// Drops every reference and frees every table, root last (`kvm_pgtable_hyp_destroy`).

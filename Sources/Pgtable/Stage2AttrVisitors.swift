@@ -43,20 +43,3 @@ struct Stage2AgeVisitor: PgtableVisitor {
         return 0
     }
 }
-
-/// The visitor behind `kvm_pgtable_get_leaf` (`leaf_walker`).
-@usableFromInline
-struct LeafVisitor: PgtableVisitor {
-    @usableFromInline var pte = Descriptor(0)
-    @usableFromInline var level = 0
-
-    @inlinable
-    init() {}
-
-    @inlinable
-    mutating func visit(_ ctx: VisitContext, _ kind: WalkFlags) -> Int32 {
-        pte = ctx.old
-        level = ctx.level
-        return 0
-    }
-}

@@ -204,10 +204,7 @@ public struct Stage2Table<MM: PgtableMMOps> {
     /// reaches for the page holding `addr`.
     @inlinable
     public func getLeaf(_ addr: UInt64) throws(PgtableError) -> (pte: Descriptor, level: Int) {
-        var v = LeafVisitor()
-        let page = geometry.granule.size
-        try run(&v, addr & ~(page &- 1), page, .leaf, "get_leaf 0x\(String(addr, radix: 16))")
-        return (v.pte, v.level)
+        try pgt.leaf(mem: mm.mem, addr: addr)
     }
 
     /// Frees every table page and drops every reference, then frees the root (`kvm_pgtable_stage2_destroy`).
