@@ -73,11 +73,14 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
 
     /// Reads a stage-2 regime from VTCR_EL2, as `AArch64.S2Walk` does before walking.
     ///
-    /// - Parameter paMax: the implemented physical address size (`AArch64.PAMax()`), which limits the
-    ///   start levels `AArch64.S2InvalidSL` accepts.
+    /// - Parameters:
+    ///   - paMax: the implemented physical address size (`AArch64.PAMax()`), which limits the start levels
+    ///     `AArch64.S2InvalidSL` accepts and the smallest T0SZ (`AArch64.S2MinTxSZ`).
+    ///   - smallTranslationTables: FEAT_TTST (`HaveSmallTranslationTableExt()`): allows SL0=3 with 4K
+    ///     (start at level 3) and T0SZ up to 48 (47 with 64K) instead of 39 (`AArch64.MaxTxSZ`).
     /// - Throws: `PgtableError.invalidGeometry` for a reserved TG0 or PS, a T0SZ out of range, an invalid
     ///   (`S2InvalidSL`) or inconsistent (`S2InconsistentSL`) start level.
-    public init(vtcr: VTCR, paMax: Int = 52) throws(PgtableError) {
+    public init(vtcr: VTCR, paMax: Int = 52, smallTranslationTables: Bool = true) throws(PgtableError) {
         guard let granule = vtcr.granule else { throw .invalidGeometry("VTCR_EL2.TG0 is the reserved 0b11") }
         guard let ps = vtcr.paBits else { throw .invalidGeometry("VTCR_EL2.PS is the reserved 0b111") }
         let ds = vtcr[VTCR.ds] == 1 && granule != .k64
@@ -92,7 +95,9 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
         case (.k4, _, 2):
             guard paMax >= 44 else { throw .invalidGeometry("SL0=2 with 4K needs PAMax >= 44 (S2InvalidSL)") }
             start = 0
-        case (.k4, _, _): start = 3
+        case (.k4, _, _):
+            guard smallTranslationTables else { throw .invalidGeometry("SL0=3 with 4K needs FEAT_TTST (S2InvalidSL)") }
+            start = 3
         case (.k16, _, 3):
             guard ds else { throw .invalidGeometry("SL0=3 with 16K needs DS=1 (S2InvalidSL)") }
             start = 0
@@ -106,8 +111,9 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
         case (_, _, let s): start = 3 - Int(s)
         }
         let t0sz = Int(vtcr[VTCR.t0sz])
-        let maxIA = (ds || (granule == .k64 && paMax >= 52)) ? 52 : 48
-        guard 64 - t0sz <= maxIA, t0sz <= (granule == .k64 ? 47 : 48) else {
+        let maxIA = min((ds || (granule == .k64 && paMax >= 52)) ? 52 : 48, paMax)
+        let maxT0SZ = smallTranslationTables ? (granule == .k64 ? 47 : 48) : 39
+        guard 64 - t0sz <= maxIA, t0sz <= maxT0SZ else {
             throw .invalidGeometry("VTCR_EL2.T0SZ=\(t0sz) is out of range for \(granule) pages")
         }
         let oa = min(ps, paMax, OutputAddressFormat.kernel(granule: granule, lpa2: ds).maxBits)

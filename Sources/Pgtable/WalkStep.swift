@@ -5,7 +5,8 @@ public struct WalkStep: Equatable, Sendable {
     /// What the descriptor is at this level.
     public enum Kind: String, Sendable {
         case table, block, page, invalid
-        /// Bits[1:0] = 0b01 at the last level: reserved (the architecture faults on it).
+        /// Bits[1:0] = 0b01 at the last level, or a block at a level where the granule allows none
+        /// (`AArch64.BlockDescSupported`): reserved (the architecture faults on it).
         case reserved
     }
 

@@ -1,0 +1,151 @@
+import Mem
+
+extension TranslationRegime {
+    /// Translates `address` (an IPA at stage 2, a VA at the hyp stage 1) for `access` as the hardware
+    /// walker does (`AArch64.S2Translate` + `AArch64.S2Walk`, or `AArch64.S1Translate` + `AArch64.S1Walk`
+    /// for `Regime_EL2`), reading descriptors from `mem`.
+    ///
+    /// Writes `mem` only where hardware would: the access flag when HA is set, the dirty state
+    /// (S2AP[1] set / AP[2] cleared) when HA, HD and the leaf's DBM are set and the access is a write that
+    /// is not an `AT` instruction. Never allocates; never loops (each table step goes one level down).
+    @inlinable
+    public func translate(_ address: UInt64, _ access: TranslationAccess, in mem: PhysMem) -> Translation {
+        var recorder = NoWalkRecorder()
+        return walk(address, access, mem, &recorder)
+    }
+
+    /// `translate` plus the descriptor read at every level.
+    public func trace(_ address: UInt64, _ access: TranslationAccess, in mem: PhysMem) -> TranslationTrace {
+        var recorder = StepRecorder()
+        let t = walk(address, access, mem, &recorder)
+        return TranslationTrace(steps: recorder.steps, translation: t)
+    }
+
+    /// The walk shared by `translate` and `trace`, in the order of the Arm ARM's checks.
+    @inlinable
+    func walk<R: WalkRecorder>(_ ia: UInt64, _ access: TranslationAccess, _ mem: PhysMem, _ recorder: inout R)
+        -> Translation
+    {
+        let s2 = stage == .stage2
+        @inline(__always) func fault(_ kind: FaultRecord.Kind, _ level: Int) -> Translation {
+            .fault(FaultRecord(kind: kind, level: level, secondStage: s2, write: access.isWrite, address: ia))
+        }
+        // AArch64.S2TxSZFaults, AArch64.S2InvalidSL, AArch64.S2InconsistentSL: Translation fault, level 0.
+        guard let g = geometry else { return fault(.translation, 0) }
+        let granule = g.granule
+        let iaMask: UInt64 = g.iaBits >= 64 ? ~0 : (1 << UInt64(g.iaBits)) - 1
+        // AArch64.IPAIsOutOfRange (stage 2) / AArch64.VAIsOutOfRange (EL2 stage 1, TBI ignores bits 63:56).
+        let checked: UInt64 = !s2 && topByteIgnored ? BitField(55, 0).mask : ~0
+        if ia & checked & ~iaMask != 0 { return fault(.translation, 0) }
+        // AArch64.S2SLTTEntryAddress: the root index takes every bit above the levels below it, which
+        // selects among concatenated root tables.
+        var level = g.startLevel
+        var descAddress = tableBase | ((ia & iaMask) >> UInt64(granule.levelShift(level))) << 3
+        // Detect Address Size Fault by TTB.
+        if outputAddressOutOfRange(descAddress) { return fault(.addressSize, 0) }
+        var apTableReadOnly = false
+        var xnTable = false
+        var raw: UInt64
+        while true {
+            // FetchDescriptor: a read outside memory is a synchronous external abort on the walk.
+            do { raw = try mem.read64(PhysAddr(descAddress)) } catch { return fault(.syncExternalOnWalk, level) }
+            let d = Descriptor(raw)
+            let type = DescriptorType.decode(d, level: level, granule: granule, ds: ds, paMax: features.paMax)
+            recorder.record(
+                WalkStep(
+                    level: level, tableAddress: PhysAddr(descAddress & ~(granule.size - 1)),
+                    index: Int((descAddress & (granule.size - 1)) >> 3), entryAddress: PhysAddr(descAddress),
+                    descriptor: d, kind: type.stepKind(d, level: level)))
+            switch type {
+            case .invalid:
+                return fault(.translation, level)
+            case .table:
+                // AArch64.S2NextWalkStateTable / AArch64.NextTableBase, then AArch64.TTEntryAddress.
+                let next = format.address(of: raw, shift: granule.shift)
+                if !s2 && !hierarchicalPermissionsDisabled {
+                    // AArch64.S1ApplyTablePerms for a regime without EL0: APTable[1], XNTable.
+                    apTableReadOnly = apTableReadOnly || raw >> 62 & 1 == 1
+                    xnTable = xnTable || raw >> 60 & 1 == 1
+                }
+                let index = (ia >> UInt64(granule.levelShift(level + 1))) & UInt64(granule.entries - 1)
+                descAddress = next | index << 3
+                // Detect Address Size Fault by table descriptor (reported at the table descriptor's level).
+                if outputAddressOutOfRange(descAddress) { return fault(.addressSize, level) }
+                level += 1
+                continue
+            case .leaf:
+                break
+            }
+            break
+        }
+        // AArch64.S2NextWalkStateLeaf / AArch64.LeafBase, StageOA.
+        let blockShift = granule.levelShift(level)
+        let blockSize: UInt64 = 1 << UInt64(blockShift)
+        let leafBase = format.address(of: raw, shift: blockShift)
+        let contiguous = raw >> 52 & 1 == 1 && Self.contiguousBitUsed(granule: granule, level: level, lva: features.lva)
+        if contiguous && features.faultOnMisprogrammedContiguous
+            && g.iaBits < blockShift + Self.contiguousEntriesLog2(granule: granule, level: level)
+        {
+            return fault(.translation, level)
+        }
+        if outputAddressOutOfRange(leafBase) { return fault(.addressSize, level) }
+        let af = raw >> 10 & 1 == 1
+        if !af && !ha { return fault(.accessFlag, level) }
+        let dbm = raw >> 51 & 1 == 1
+        let permissions: TranslationPermissions
+        if s2 {
+            // AArch64.S2ApplyOutputPerms + AArch64.S2DirectBasePermissions.
+            let xn = raw >> 54 & 1
+            let xnx = features.extendedExecuteNever ? raw >> 53 & 1 : 0
+            permissions = TranslationPermissions(
+                read: raw >> 6 & 1 == 1, write: raw >> 7 & 1 == 1 || (hd && dbm),
+                executeEL1: xn == 0 ? xnx == 0 : xnx == 1, executeEL0: xn == 0)
+        } else {
+            // AArch64.S1ApplyOutputPerms for Regime_EL2: AP[2] read-only, XN; table limits unless HPD.
+            let readOnly = (raw >> 7 & 1 == 1 && !(hd && dbm)) || apTableReadOnly
+            permissions = TranslationPermissions(
+                read: true, write: !readOnly, executeEL1: raw >> 54 & 1 == 0 && !xnTable, executeEL0: false)
+        }
+        // AArch64.S2CheckPermissions / AArch64.S1CheckPermissions.
+        if !permissions.allows(access) { return fault(.permission, level) }
+        // Hardware updates (AArch64.S2Translate): AF under HA; dirty state under HA+HD+DBM for a write
+        // that is not an AT instruction.
+        var new = raw | (ha ? 1 << 10 : 0)
+        if hd && dbm && access.isWrite && !access.addressTranslation {
+            new = s2 ? new | 1 << 7 : new & ~(1 << 7)
+        }
+        if new != raw {
+            do { try mem.write64(PhysAddr(descAddress), new) } catch { return fault(.syncExternalOnWalk, level) }
+        }
+        let sh = ds ? sh0 : UInt8(truncatingIfNeeded: raw >> 8 & 3)
+        return .success(
+            TranslationResult(
+                outputAddress: leafBase | (ia & (blockSize - 1)), level: level, blockSize: blockSize,
+                memAttr: UInt8(truncatingIfNeeded: s2 ? raw >> 2 & 0xf : raw >> 2 & 7), shareability: sh,
+                permissions: permissions, contiguous: contiguous, dirtyBitModifier: dbm,
+                softwareBits: UInt8(truncatingIfNeeded: raw >> 55 & 0xf), descriptor: Descriptor(new),
+                descriptorAddress: PhysAddr(descAddress), descriptorUpdated: new != raw))
+    }
+
+    /// `AArch64.ContiguousBit`: the contiguous bit is RES0 on the block levels that only exist with
+    /// 52-bit addresses (4K level 0, 16K level 1, 64K level 1 without FEAT_LVA).
+    @inlinable
+    static func contiguousBitUsed(granule: Granule, level: Int, lva: Bool) -> Bool {
+        switch granule {
+        case .k4: return level != 0
+        case .k16: return level != 1
+        case .k64: return level != 1 || lva
+        }
+    }
+
+    /// log2 of the number of entries a contiguous run spans (`ContiguousSize`): 16 for 4K; 128 at level 3
+    /// and 32 at level 2 for 16K; 32 for 64K.
+    @inlinable
+    static func contiguousEntriesLog2(granule: Granule, level: Int) -> Int {
+        switch granule {
+        case .k4: return 4
+        case .k16: return level == Granule.lastLevel ? 7 : 5
+        case .k64: return 5
+        }
+    }
+}
