@@ -17,10 +17,12 @@ let package = Package(
         .target(name: "Mem"),
         .target(name: "Pgtable", dependencies: ["Mem"]),
         .target(name: "Hyp", dependencies: ["Mem", "Pgtable"]),
+        .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        .target(name: "S2Cmd", dependencies: ["Mem", "Pgtable", "Hyp", "CEditLine"]),
         .executableTarget(
             name: "s2emu",
             dependencies: [
-                "Mem", "Pgtable", "Hyp",
+                "Mem", "Pgtable", "Hyp", "S2Cmd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

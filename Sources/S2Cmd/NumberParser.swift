@@ -1,0 +1,39 @@
+/// Numbers as the command language writes them: `0x` hex, `0b` binary or decimal, `_` separators anywhere
+/// after the first digit, and an optional `K`/`M`/`G` suffix (binary multiples: 1 << 10, 20, 30).
+///
+/// Examples: `0x4000_1000`, `4096`, `2M`, `0x10K`, `1_000_000`, `1G`.
+public enum NumberParser {
+    /// Parses `text`. - Throws: `S2CmdError.badNumber` for anything else, including values that do not fit
+    /// in 64 bits once the suffix is applied.
+    public static func parse(_ text: String) throws(S2CmdError) -> UInt64 {
+        guard let v = value(text) else { throw .badNumber(text) }
+        return v
+    }
+
+    /// The value of `text`, or nil if it is not a number.
+    public static func value(_ text: String) -> UInt64? {
+        var body = Substring(text)
+        var shift: UInt64 = 0
+        switch body.last {
+        case "k", "K": shift = 10
+        case "m", "M": shift = 20
+        case "g", "G": shift = 30
+        default: break
+        }
+        if shift != 0 { body = body.dropLast() }
+        var radix = 10
+        let lower = body.lowercased()
+        if lower.hasPrefix("0x") {
+            radix = 16
+            body = body.dropFirst(2)
+        } else if lower.hasPrefix("0b") {
+            radix = 2
+            body = body.dropFirst(2)
+        }
+        guard let first = body.first, first != "_", first != "+", first != "-" else { return nil }
+        let digits = body.filter { $0 != "_" }
+        guard let v = UInt64(digits, radix: radix) else { return nil }
+        guard shift == 0 || v <= UInt64.max >> shift else { return nil }
+        return v << shift
+    }
+}
