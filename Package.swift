@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Mem", targets: ["Mem"]),
         .library(name: "Pgtable", targets: ["Pgtable"]),
         .library(name: "Hyp", targets: ["Hyp"]),
+        .library(name: "ELFImage", targets: ["ELFImage"]),
         .executable(name: "s2emu", targets: ["s2emu"]),
     ],
     dependencies: [
@@ -17,6 +18,8 @@ let package = Package(
         .target(name: "Mem"),
         .target(name: "Pgtable", dependencies: ["Mem"]),
         .target(name: "Hyp", dependencies: ["Mem", "Pgtable"]),
+        .systemLibrary(name: "CLibELF", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
+        .target(name: "ELFImage", dependencies: ["CLibELF", "Mem"]),
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(name: "S2Cmd", dependencies: ["Mem", "Pgtable", "Hyp", "CEditLine"]),
         .executableTarget(
@@ -29,5 +32,6 @@ let package = Package(
         .testTarget(name: "MemTests", dependencies: ["Mem"]),
         .testTarget(name: "PgtableTests", dependencies: ["Mem", "Pgtable"]),
         .testTarget(name: "HypTests", dependencies: ["Mem", "Pgtable", "Hyp"]),
+        .testTarget(name: "ELFImageTests", dependencies: ["ELFImage", "Mem", "Pgtable"]),
     ]
 )

@@ -1,0 +1,43 @@
+import Mem
+
+/// Loading and saving ELF test images (`shared/IMAGE-FORMAT.md`): ELF64 little-endian AArch64 files whose
+/// `PT_LOAD` segments are physical memory and whose symbols name the register words of a stage-2 and a hyp
+/// stage-1 regime. All ELF structure is read and written through libelf/gelf.
+public enum ELFImage {
+    /// Loads the image at `path` into `mem`.
+    ///
+    /// The whole file is validated first (ELF header, every program header, the symbol table, the register
+    /// words); only then is anything placed: each `PT_LOAD` at `p_paddr`, `p_filesz` bytes from the file
+    /// then zeros up to `p_memsz`. With `createRegions`, regions are added for the 4 KiB pages the segments
+    /// touch that `mem` does not back yet (large 2 MiB-aligned runs of file bytes are mapped from the file
+    /// copy-on-write, so untouched pages are never read); without it, `mem` must back every segment byte.
+    /// Register values come from the words the symbols name; every non-nil value of `overrides` wins.
+    ///
+    /// - Throws: an `ELFImageError` naming the file and the segment or symbol at fault. On any error `mem`
+    ///   is exactly as before: same regions, same bytes.
+    public static func load(
+        path: String, into mem: PhysMem, overrides: ImageRegisters = ImageRegisters(), createRegions: Bool = true
+    ) throws(ELFImageError) -> LoadedImage {
+        try load(ELFFile(path: path), into: mem, overrides: overrides, createRegions: createRegions)
+    }
+
+    /// Loads an image held in memory (`elf_memory`), named `name` in errors and in the result; otherwise as
+    /// `load(path:into:overrides:createRegions:)`, except that segments are always copied.
+    public static func load(
+        bytes: UnsafeRawBufferPointer, name: String, into mem: PhysMem, overrides: ImageRegisters = ImageRegisters(),
+        createRegions: Bool = true
+    ) throws(ELFImageError) -> LoadedImage {
+        try load(ELFFile(bytes: bytes, name: name), into: mem, overrides: overrides, createRegions: createRegions)
+    }
+
+    static func load(_ file: ELFFile, into mem: PhysMem, overrides: ImageRegisters, createRegions: Bool)
+        throws(ELFImageError) -> LoadedImage
+    {
+        let contents = try ImageContents(file)
+        let placement = try Placement(contents, file: file, mem: mem, createRegions: createRegions)
+        try placement.apply(file: file, mem: mem)
+        return LoadedImage(
+            path: file.name, kind: contents.kind, segments: contents.segments, symbols: contents.symbols,
+            registers: contents.registers.overridden(by: overrides))
+    }
+}
