@@ -21,11 +21,11 @@ let package = Package(
         .systemLibrary(name: "CLibELF", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         .target(name: "ELFImage", dependencies: ["CLibELF", "Mem"]),
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
-        .target(name: "S2Cmd", dependencies: ["Mem", "Pgtable", "Hyp", "CEditLine"]),
+        .target(name: "S2Cmd", dependencies: ["Mem", "Pgtable", "CEditLine"]),
         .executableTarget(
             name: "s2emu",
             dependencies: [
-                "Mem", "Pgtable", "Hyp", "S2Cmd",
+                "S2Cmd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

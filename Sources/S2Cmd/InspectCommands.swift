@@ -19,26 +19,10 @@ enum InspectCommands {
         let steps: [WalkStep]
         do throws(PgtableError) { steps = try r.trace(mem: s.mem, addr: ipa) } catch { throw .pgtable(error) }
         var lines = [s.style.bold("walk \(Format.hex(ipa)): stage 2, \(g); root \(r.root)")]
-        var jsteps: [JSON] = []
         for st in steps {
-            let fields = st.descriptor.fields(level: st.level, granule: g.granule, format: g.format, regime: .stage2)
-            let kind = st.kind.rawValue
-            let coloured =
-                switch st.kind {
-                case .table: s.style.blue(Format.left(kind, 7))
-                case .block, .page: s.style.green(Format.left(kind, 7))
-                case .invalid, .reserved: s.style.red(Format.left(kind, 7))
-                }
-            lines.append(
-                "  L\(st.level)  " + Format.left("\(st.tableAddress)[\(st.index)]", 18) + " @" + Format.left("\(st.entryAddress)", 12)
-                    + "  " + Format.hex16(st.descriptor.rawValue) + "  " + coloured + DescriptorText.inline(fields))
-            jsteps.append(
-                .object([
-                    ("level", .number(st.level)), ("table", .hex(st.tableAddress.rawValue)), ("index", .number(st.index)),
-                    ("entry", .hex(st.entryAddress.rawValue)), ("descriptor", .hex(st.descriptor.rawValue)),
-                    ("kind", .string(kind)), ("fields", DescriptorText.json(fields)),
-                ]))
+            lines.append(WalkText.line(st, granule: g.granule, format: g.format, regime: .stage2, style: s.style))
         }
+        let jsteps = steps.map { WalkText.json($0, granule: g.granule, format: g.format, regime: .stage2) }
         let (summary, result) = Self.outcome(ipa: ipa, steps: steps, geometry: g)
         lines.append("  => " + summary)
         return CommandOutput(
