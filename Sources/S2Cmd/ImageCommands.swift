@@ -1,13 +1,42 @@
-/// Commands that read and write ELF images (IMAGE-FORMAT.md).
+import ELFImage
+import Mem
+
+/// Commands that read and write ELF images (IMAGE-FORMAT.md) through the `ELFImage` module.
 enum ImageCommands {
-    static let all: [CommandSpec] = [load, save]
+    static let all: [CommandSpec] = [load, save, symbols]
 
     static let load = CommandSpec(
         "load", "load <image.elf> [vtcr=...] [vttbr=...] [hyp_tcr=...] [hyp_ttbr0=...]",
         summary: "Load an ELF test image or memory dump into physical memory; its symbols set the registers.",
+        details: "Every PT_LOAD goes to its physical address, RAM regions are added to cover them, and the\n"
+            + "words named by s2_vtcr, s2_vttbr, hyp_tcr, hyp_ttbr0 become the registers; options override\n"
+            + "them. A failed load leaves memory as it was.",
         example: "load Fixtures/images/default.elf", arguments: 1...1, options: ["vtcr", "vttbr", "hyp_tcr", "hyp_ttbr0"]
     ) { (s, a) throws(S2CmdError) in
-        throw .unavailable(command: "load", needs: "the ELF loader, issue #5")
+        let path = a.string(0) ?? ""
+        var overrides = ImageRegisters()
+        if let v = a.option("vtcr") { overrides.vtcr = try NumberParser.parse(v) }
+        if let v = a.option("vttbr") { overrides.vttbr = try NumberParser.parse(v) }
+        if let v = a.option("hyp_tcr") { overrides.hypTCR = try NumberParser.parse(v) }
+        if let v = a.option("hyp_ttbr0") { overrides.hypTTBR0 = try NumberParser.parse(v) }
+        let image: LoadedImage
+        do throws(ELFImageError) { image = try ELFImage.load(path: path, into: s.mem, overrides: overrides) } catch {
+            throw .image(error.description)
+        }
+        let r = image.registers
+        s.registers = Registers(vtcr: r.vtcr, vttbr: r.vttbr, hypTCR: r.hypTCR, hypTTBR0: r.hypTTBR0)
+        s.symbols = image.symbols
+        s.probes = r.probes ?? []
+        s.imagePath = path
+        let kind = image.kind == .core ? "memory dump" : "image"
+        var text = "loaded \(kind) \(path): \(image.segments.count) segment(s), \(image.symbols.count) symbol(s)"
+        if let root = try? s.stage2Root() { text += "\nstage 2: \(root.geometry); root \(root.root)" }
+        return CommandOutput(
+            text: text,
+            json: .object([
+                ("path", .string(path)), ("kind", .string(kind)), ("segments", .number(image.segments.count)),
+                ("symbols", .number(image.symbols.count)), ("probes", .number(s.probes.count)),
+            ]))
     }
 
     static let save = CommandSpec(
@@ -15,6 +44,16 @@ enum ImageCommands {
         summary: "Write the backed physical memory and the registers as an ELF image of the same convention.",
         example: "save /tmp/machine.elf", arguments: 1...1
     ) { (s, a) throws(S2CmdError) in
-        throw .unavailable(command: "save", needs: "the ELF loader, issue #5")
+        throw .unavailable(command: "save", needs: "ELFImage.save, issue #5")
+    }
+
+    static let symbols = CommandSpec(
+        "symbols", "symbols", summary: "List the loaded image's symbols (usable wherever an address is).",
+        example: "symbols", arguments: 0...0
+    ) { (s, a) throws(S2CmdError) in
+        let sorted = s.symbols.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+        return CommandOutput(
+            text: sorted.map { Format.hex16($0.value) + "  " + $0.key }.joined(separator: "\n"),
+            json: .object(sorted.map { ($0.key, .hex($0.value)) }))
     }
 }

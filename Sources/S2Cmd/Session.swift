@@ -11,6 +11,8 @@ public final class Session {
     public var registers = Registers()
     /// Symbols of the loaded image (for `walk sym` and completion).
     public var symbols: [String: UInt64] = [:]
+    /// Probe addresses the image lists (`probe_ipas`), for batch translation.
+    public var probes: [UInt64] = []
     /// The image file the session was loaded from, if any.
     public var imagePath: String?
     /// `KVM_PGTABLE_S2_NOFWB` / `_IDMAP` for the stage-2 operations.
