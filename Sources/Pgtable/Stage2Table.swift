@@ -165,15 +165,14 @@ public struct Stage2Table<MM: PgtableMMOps> {
         _ = try updateLeafAttributes(addr, size: size, set: 0, clear: Descriptor.s2apW.mask)
     }
 
-    /// Sets the access flag of the leaf mapping `addr` (`kvm_pgtable_stage2_mkyoung`), in a shared,
-    /// fault-handling walk. - Returns: the leaf's old value.
-    /// - Throws: `tryAgain` (`-EAGAIN`) if `addr` is not mapped.
+    /// Sets the access flag of the leaf mapping `addr` (`kvm_pgtable_stage2_mkyoung`), walking with the
+    /// caller's flags only, as v6.14 does (the host's fault path passes `[.handleFault, .shared]`, pKVM's
+    /// `__pkvm_host_mkyoung_guest` passes none). - Returns: the leaf's old value.
+    /// - Throws: `tryAgain` (`-EAGAIN`) if `addr` is not mapped and `walkFlags` has `.handleFault`.
     @inlinable
     @discardableResult
     public func mkyoung(_ addr: UInt64, walkFlags: WalkFlags = []) throws(PgtableError) -> Descriptor {
-        try updateLeafAttributes(
-            addr, size: 1, set: Descriptor.af.mask, clear: 0, walkFlags: walkFlags.union([.handleFault, .shared])
-        ).old
+        try updateLeafAttributes(addr, size: 1, set: Descriptor.af.mask, clear: 0, walkFlags: walkFlags).old
     }
 
     /// Reports whether any valid leaf of the range has its access flag set, clearing it when `mkold`
