@@ -185,7 +185,7 @@ public struct Stage2Table<MM: PgtableMMOps> {
     }
 
     /// Adds the permissions of `prot` to the leaf mapping `addr` (`kvm_pgtable_stage2_relax_perms`):
-    /// R and W set S2AP bits, X clears XN.
+    /// R and W set S2AP bits, X clears `KVM_PTE_LEAF_ATTR_HI_S2_XN` (bit 54 only).
     /// - Throws: `invalidArgument` (`-EINVAL`) if `prot` has software bits; `tryAgain` (`-EAGAIN`) if
     ///   `addr` is unmapped in a fault-handling walk.
     @inlinable
@@ -195,7 +195,7 @@ public struct Stage2Table<MM: PgtableMMOps> {
         var clear: UInt64 = 0
         if prot.contains(.r) { set |= Descriptor.s2apR.mask }
         if prot.contains(.w) { set |= Descriptor.s2apW.mask }
-        if prot.contains(.x) { clear |= Descriptor.xn.mask }
+        if prot.contains(.x) { clear |= Stage2Attributes.xnBit }
         _ = try updateLeafAttributes(addr, size: 1, set: set, clear: clear, walkFlags: walkFlags)
     }
 
