@@ -1,0 +1,110 @@
+import Mem
+import XCTest
+
+/// The deterministic `kvm_pgtable_mm_ops` page allocator.
+final class PagePoolTests: XCTestCase {
+    let base: UInt64 = 0x4000_0000
+
+    func makePool(pages: Int, pageShift: Int = 12) throws -> (PhysMem, PagePool) {
+        let mem = try PhysMem(base: PhysAddr(base), size: 4 << 20)
+        let pool = try PagePool(
+            mem: mem, base: PhysAddr(base), size: UInt64(pages) << UInt64(pageShift), pageShift: pageShift)
+        return (mem, pool)
+    }
+
+    func testInvalidPools() throws {
+        let mem = try PhysMem(base: PhysAddr(base), size: 1 << 20)
+        for (b, s, shift) in [(base + 0x800, 0x1000, 12), (base, 0, 12), (base, 0x1800, 12), (base, 2 << 20, 12),
+                              (base, 0x1000, 13), (base + 0x1000, 0x4000, 14)] as [(UInt64, UInt64, Int)] {
+            XCTAssertThrowsError(try PagePool(mem: mem, base: PhysAddr(b), size: s, pageShift: shift)) {
+                XCTAssertEqual($0 as? MemError, .invalidPool(base: PhysAddr(b), size: s))
+            }
+        }
+    }
+
+    func testLowestFirstAndReuse() throws {
+        let (_, pool) = try makePool(pages: 8)
+        let a = try (0..<4).map { _ in try pool.zallocPage().rawValue }
+        XCTAssertEqual(a, [base, base + 0x1000, base + 0x2000, base + 0x3000])
+        pool.putPage(PhysAddr(base + 0x2000))
+        pool.putPage(PhysAddr(base + 0x1000))
+        // Freed pages come back lowest first, before never-used ones.
+        XCTAssertEqual(try pool.zallocPage().rawValue, base + 0x1000)
+        XCTAssertEqual(try pool.zallocPage().rawValue, base + 0x2000)
+        XCTAssertEqual(try pool.zallocPage().rawValue, base + 0x4000)
+        XCTAssertEqual(pool.usedPages, 5)
+        XCTAssertEqual(pool.freePages, 3)
+    }
+
+    func testGetPutPageCount() throws {
+        let (_, pool) = try makePool(pages: 4)
+        let p = try pool.zallocPage()
+        XCTAssertEqual(pool.pageCount(p), 1)
+        pool.getPage(p + 0x123)  // any address inside the page names it
+        pool.getPage(p)
+        XCTAssertEqual(pool.pageCount(p), 3)
+        pool.putPage(p)
+        pool.putPage(p)
+        XCTAssertEqual(pool.pageCount(p), 1)
+        pool.putPage(p)
+        XCTAssertEqual(pool.pageCount(p), 0)
+        XCTAssertEqual(pool.usedPages, 0)
+        // A free page or one outside the pool is not tracked: get/put change nothing.
+        pool.getPage(p)
+        XCTAssertEqual(pool.pageCount(p), 0)
+        pool.putPage(PhysAddr(0x1000))
+        XCTAssertEqual(pool.pageCount(PhysAddr(0x1000)), 0)
+        XCTAssertEqual(pool.usedPages, 0)
+    }
+
+    /// zalloc_pages_exact aligns the run to the next power of two of its page count (a concatenated root of
+    /// 3 pages on a 4-page boundary), and the pages before it stay free for later single pages.
+    func testZallocPagesExactAlignment() throws {
+        let (_, pool) = try makePool(pages: 16)
+        XCTAssertEqual(try pool.zallocPage().rawValue, base)
+        XCTAssertEqual(try pool.zallocPagesExact(3 * 0x1000).rawValue, base + 0x4000)
+        XCTAssertEqual(try pool.zallocPagesExact(0x2000).rawValue, base + 0x2000)
+        XCTAssertEqual(try pool.zallocPagesExact(16 * 0x1000 / 2).rawValue, base + 0x8000)
+        XCTAssertEqual(try pool.zallocPage().rawValue, base + 0x1000)
+        XCTAssertEqual(try pool.zallocPage().rawValue, base + 0x7000)
+        XCTAssertEqual(pool.usedPages, 16)
+        for i in 4..<7 { XCTAssertEqual(pool.pageCount(PhysAddr(base + UInt64(i) * 0x1000)), 1) }
+        pool.freePagesExact(PhysAddr(base + 0x4000), size: 3 * 0x1000)
+        XCTAssertEqual(pool.usedPages, 13)
+        // A 16K pool aligns in 16K pages.
+        let (_, p16) = try makePool(pages: 8, pageShift: 14)
+        _ = try p16.zallocPage()
+        XCTAssertEqual(try p16.zallocPagesExact(2 << 14).rawValue, base + (2 << 14))
+    }
+
+    /// When dry: -ENOMEM as a typed error, nothing allocated.
+    func testDry() throws {
+        let (_, pool) = try makePool(pages: 4)
+        _ = try pool.zallocPage()
+        _ = try pool.zallocPage()
+        XCTAssertThrowsError(try pool.zallocPagesExact(3 * 0x1000)) {
+            XCTAssertEqual($0 as? MemError, .outOfPages(pages: 3))
+        }
+        XCTAssertEqual(pool.usedPages, 2)
+        XCTAssertThrowsError(try pool.zallocPagesExact(8 * 0x1000))
+        _ = try pool.zallocPagesExact(0x2000)
+        XCTAssertThrowsError(try pool.zallocPage()) {
+            XCTAssertEqual($0 as? MemError, .outOfPages(pages: 1))
+        }
+        XCTAssertEqual(pool.usedPages, 4)
+    }
+
+    /// Pages are zeroed when handed out and when freed (hyp_pool zeroes freed pages).
+    func testPagesZeroedOnAllocAndFree() throws {
+        let (mem, pool) = try makePool(pages: 4)
+        try mem.write(PhysAddr(base), bytes: [UInt8](repeating: 0xa5, count: 0x4000))
+        let p = try pool.zallocPage()
+        XCTAssertEqual(try mem.read(p, count: 0x1000), [UInt8](repeating: 0, count: 0x1000))
+        XCTAssertEqual(try mem.read(p + 0x1000, count: 8), [UInt8](repeating: 0xa5, count: 8))
+        try mem.write64(p + 0x800, 0xffff)
+        pool.putPage(p)
+        XCTAssertEqual(try mem.read64(p + 0x800), 0)
+        let q = try pool.zallocPagesExact(0x2000)
+        XCTAssertEqual(try mem.read(q, count: 0x2000), [UInt8](repeating: 0, count: 0x2000))
+    }
+}

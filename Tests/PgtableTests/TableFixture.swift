@@ -1,0 +1,64 @@
+import Mem
+import Pgtable
+import XCTest
+
+/// Emulated memory with a deterministic table-page pool at a known base, the set-up every hand-derived
+/// vector assumes: the pool starts at `poolBase` (0x4000_0000), the stage-2 root (with its concatenated
+/// pages) is the pool's first allocation, and pages are handed out lowest first.
+struct TableFixture {
+    static let poolBase: UInt64 = 0x4000_0000
+
+    let mem: PhysMem
+    let pool: PagePool
+
+    /// `pages` pool pages of `granule` size at `poolBase`, inside a backed region of 8 MiB.
+    init(granule: Granule, pages: Int) throws {
+        mem = try PhysMem(base: PhysAddr(Self.poolBase), size: 8 << 20)
+        pool = try PagePool(
+            mem: mem, base: PhysAddr(Self.poolBase), size: UInt64(pages) << UInt64(granule.shift),
+            pageShift: granule.shift)
+    }
+
+    /// The 64-bit entry at physical address `pa`.
+    func entry(_ pa: UInt64) throws -> UInt64 { try mem.read64(PhysAddr(pa)) }
+
+    /// The reference count of the pool page at `pa` (0 when free).
+    func count(_ pa: UInt64) -> Int { pool.pageCount(PhysAddr(pa)) }
+
+    /// Every allocated pool page with its count, lowest first, as `[address: count]` pairs.
+    var allocated: [UInt64: Int] {
+        Dictionary(uniqueKeysWithValues: pool.allocatedPages.map { ($0.address.rawValue, $0.count) })
+    }
+
+    /// The non-zero entries of the table page at `table` (granule-sized), as `[entry address: value]`.
+    func nonZeroEntries(_ table: UInt64, granule: Granule) throws -> [UInt64: UInt64] {
+        var out: [UInt64: UInt64] = [:]
+        for i in 0..<UInt64(granule.entries) {
+            let v = try entry(table + 8 * i)
+            if v != 0 { out[table + 8 * i] = v }
+        }
+        return out
+    }
+
+    /// Asserts that the table page at `table` holds exactly `expected` (every other entry zero).
+    func assertTable(
+        _ table: UInt64, granule: Granule, _ expected: [UInt64: UInt64], file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
+        let got = try nonZeroEntries(table, granule: granule)
+        XCTAssertEqual(got, expected, "table 0x\(String(table, radix: 16))", file: file, line: line)
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for seeded property tests.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
