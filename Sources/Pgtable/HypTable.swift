@@ -117,10 +117,7 @@ struct HypMapVisitor<MM: PgtableMMOps>: PgtableVisitor {
     @inlinable
     func tryLeaf(_ ctx: VisitContext) -> Bool {
         let pa = phys &+ (ctx.addr &- ctx.start)
-        let valid = Stage2MapVisitor<MM>.physIsValid(pa, geometry.format)
-        guard Stage2MapVisitor<MM>.blockMappingSupported(ctx, pa, geometry.granule, physValid: valid) else {
-            return false
-        }
+        guard Stage2MapVisitor<MM>.blockMappingSupported(ctx, pa, geometry.granule) else { return false }
         let new = Descriptor.leaf(pa, attributes: attr, level: ctx.level, granule: geometry.granule, format: geometry.format)
         if ctx.old == new { return true }
         if !ctx.old.isValid {

@@ -42,39 +42,25 @@ struct Stage2MapVisitor<MM: PgtableMMOps>: PgtableVisitor {
         }
     }
 
-    /// `stage2_map_walker_phys_addr`: an invalid PA is not offset.
+    /// `stage2_map_walker_phys_addr`.
     @inlinable
-    func physAddr(_ ctx: VisitContext) -> UInt64 {
-        Self.physIsValid(phys, geometry.format) ? phys &+ (ctx.addr &- ctx.start) : phys
-    }
-
-    /// `kvm_phys_is_valid`: below the largest PA the kernel's descriptors hold (`kvm_get_parange_max`:
-    /// 52 bits with LPA2 or 64K pages, 48 otherwise).
-    @inlinable
-    static func physIsValid(_ phys: UInt64, _ format: OutputAddressFormat) -> Bool {
-        phys < 1 << UInt64(format.maxBits)
-    }
+    func physAddr(_ ctx: VisitContext) -> UInt64 { phys &+ (ctx.addr &- ctx.start) }
 
     /// `stage2_leaf_mapping_allowed`.
     @inlinable
     func leafAllowed(_ ctx: VisitContext) -> Bool {
         if forcePTE && ctx.level < Granule.lastLevel { return false }
         if annotation { return true }
-        let pa = physAddr(ctx)
-        return Stage2MapVisitor.blockMappingSupported(
-            ctx, pa, geometry.granule, physValid: Self.physIsValid(pa, geometry.format))
+        return Stage2MapVisitor.blockMappingSupported(ctx, physAddr(ctx), geometry.granule)
     }
 
     /// `kvm_block_mapping_supported`: the level allows blocks, the rest of the range covers the whole
-    /// entry, and both addresses are aligned to it (the PA only if `kvm_phys_is_valid`).
+    /// entry, and both addresses are aligned to it.
     @inlinable
-    static func blockMappingSupported(_ ctx: VisitContext, _ phys: UInt64, _ granule: Granule, physValid: Bool)
-        -> Bool
-    {
+    static func blockMappingSupported(_ ctx: VisitContext, _ phys: UInt64, _ granule: Granule) -> Bool {
         let size = granule.levelSize(ctx.level)
         guard granule.supportsBlock(at: ctx.level), size <= ctx.end &- ctx.addr else { return false }
-        if physValid && phys & (size &- 1) != 0 { return false }
-        return ctx.addr & (size &- 1) == 0
+        return phys & (size &- 1) == 0 && ctx.addr & (size &- 1) == 0
     }
 
     /// `stage2_try_break_pte`: lock the entry (`KVM_INVALID_PTE_LOCKED`) and drop the old entry's reference.
@@ -97,12 +83,11 @@ struct Stage2MapVisitor<MM: PgtableMMOps>: PgtableVisitor {
     @inlinable
     func tryLeaf(_ ctx: VisitContext) -> Int32 {
         guard leafAllowed(ctx) else { return -KernelErrno.E2BIG }
-        // An annotation, or a PA the descriptors cannot hold (kvm_phys_is_valid), gives the owner entry.
-        let pa = physAddr(ctx)
         let new =
-            annotation || !Self.physIsValid(pa, geometry.format)
+            annotation
             ? Descriptor.invalidOwner(ownerID)
-            : Descriptor.leaf(pa, attributes: attr, level: ctx.level, granule: geometry.granule, format: geometry.format)
+            : Descriptor.leaf(
+                physAddr(ctx), attributes: attr, level: ctx.level, granule: geometry.granule, format: geometry.format)
         guard Stage2Entry.needsUpdate(ctx.old, new) else { return -KernelErrno.EAGAIN }
         // Only software bits change: store them without break-before-make.
         if !ctx.isShared && (ctx.old.rawValue ^ new.rawValue) & ~Descriptor.sw.mask == 0 {
