@@ -165,14 +165,12 @@ public struct Stage2Table<MM: PgtableMMOps> {
         _ = try updateLeafAttributes(addr, size: size, set: 0, clear: Descriptor.s2apW.mask)
     }
 
-    /// Sets the access flag of the leaf mapping `addr` (`kvm_pgtable_stage2_mkyoung`), walking with the
-    /// caller's flags only, as v6.14 does (the host's fault path passes `[.handleFault, .shared]`, pKVM's
-    /// `__pkvm_host_mkyoung_guest` passes none). - Returns: the leaf's old value.
-    /// - Throws: `tryAgain` (`-EAGAIN`) if `addr` is not mapped and `walkFlags` has `.handleFault`.
+    /// Sets the access flag of the leaf mapping `addr` (`kvm_pgtable_stage2_mkyoung`, v6.14: the caller
+    /// passes the walk flags; pKVM passes none). The kernel returns nothing; s2emu reports the walk's
+    /// result, which is `-EAGAIN` only for an unmapped `addr` in a fault-handling walk.
     @inlinable
-    @discardableResult
-    public func mkyoung(_ addr: UInt64, walkFlags: WalkFlags = []) throws(PgtableError) -> Descriptor {
-        try updateLeafAttributes(addr, size: 1, set: Descriptor.af.mask, clear: 0, walkFlags: walkFlags).old
+    public func mkyoung(_ addr: UInt64, walkFlags: WalkFlags = []) throws(PgtableError) {
+        _ = try updateLeafAttributes(addr, size: 1, set: Descriptor.af.mask, clear: 0, walkFlags: walkFlags)
     }
 
     /// Reports whether any valid leaf of the range has its access flag set, clearing it when `mkold`
