@@ -37,7 +37,36 @@ public enum ELFImage {
         let placement = try Placement(contents, file: file, mem: mem, createRegions: createRegions)
         try placement.apply(file: file, mem: mem)
         return LoadedImage(
-            path: file.name, kind: contents.kind, segments: contents.segments, symbols: contents.symbols,
+            path: file.name, kind: contents.kind, entry: contents.entry, segments: contents.segments, symbols: contents.symbols,
             registers: contents.registers.overridden(by: overrides))
+    }
+
+    /// Writes every backed region of `mem` and `registers` as an ELF test image of the same convention.
+    ///
+    /// One `PT_LOAD` per region (`p_paddr = p_vaddr = base`, `p_filesz = p_memsz = size`; all-zero pages are
+    /// left as holes of a sparse file), plus a register segment at the top of the 52-bit physical address space
+    /// holding the words `.symtab` names (`RegisterPage`: `s2_vtcr`, `s2_vttbr`, `hyp_tcr`, `hyp_ttbr0`,
+    /// `probe_count`, `probe_ipas`, each symbol only when the register has a value). `ET_EXEC`, `EM_AARCH64`,
+    /// entry point `entry`. Loading the file back gives the same bytes in the same regions plus the register
+    /// segment, and the same registers.
+    ///
+    /// The file is written beside `path` under a temporary name and renamed into place, so `path` is either
+    /// the complete new image or left as it was.
+    /// - Throws: `cannotSave` if a region reaches beyond 52 bits, there are more than
+    ///   `maxProbes` probes, or writing fails.
+    public static func save(_ mem: PhysMem, registers: ImageRegisters, entry: UInt64 = 0, to path: String)
+        throws(ELFImageError)
+    {
+        let regions = mem.regions
+        if let r = regions.first(where: { $0.end.rawValue > ImageContents.physicalAddressLimit || $0.end.rawValue == 0 }) {
+            throw .cannotSave(file: path, operation: "layout", reason: "region \(r) reaches beyond 52 bits")
+        }
+        if let probes = registers.probes, UInt64(probes.count) > ImageContents.maxProbes {
+            throw .cannotSave(file: path, operation: "layout", reason: "\(probes.count) probes exceed the limit")
+        }
+        guard let page = RegisterPage(registers: registers, avoiding: regions) else {
+            throw .cannotSave(file: path, operation: "layout", reason: "no free range below 2^52 for the registers")
+        }
+        try ImageWriter(path: path, regions: regions, registerPage: page, entry: entry).write(mem)
     }
 }

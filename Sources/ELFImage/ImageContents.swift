@@ -5,6 +5,7 @@ import Mem
 /// the `PT_LOAD` segments, the symbols and the register words they name.
 struct ImageContents {
     let kind: LoadedImage.Kind
+    let entry: UInt64
     let segments: [LoadedImage.Segment]
     let symbols: [String: UInt64]
     let registers: ImageRegisters
@@ -32,6 +33,7 @@ struct ImageContents {
             throw .truncatedHeader(file: name, header: "ELF header", reason: ELFFile.lastError)
         }
         guard ehdr.e_machine == UInt16(EM_AARCH64) else { throw .wrongMachine(file: name, machine: ehdr.e_machine) }
+        entry = ehdr.e_entry
         switch Int32(ehdr.e_type) {
         case ET_EXEC: kind = .executable
         case ET_CORE: kind = .core

@@ -42,6 +42,8 @@ public struct LoadedImage: Sendable {
     public let path: String
     /// `ET_EXEC` or `ET_CORE`.
     public let kind: Kind
+    /// The entry point (`e_entry`): where the image's EL2 program starts under QEMU.
+    public let entry: UInt64
     /// The `PT_LOAD` segments in program header order.
     public let segments: [Segment]
     /// Every named, defined `.symtab` symbol and its value (the first definition of a name wins);

@@ -1,5 +1,11 @@
 import Mem
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// How a validated image goes into memory: the regions to add (anonymous, or mapped from the file where a
 /// segment's bytes allow it), then the bytes to copy and zero. Planned without touching memory; applied all
 /// or nothing.
@@ -43,6 +49,7 @@ struct Placement {
             return
         }
         let needed = Self.merge(
+            joinTouching: false,
             segments.map {
                 Self.alignDown($0.physicalAddress.rawValue, Self.page)..<Self.alignUp(
                     $0.physicalAddress.rawValue + $0.memorySize, Self.page)
@@ -135,27 +142,23 @@ struct Placement {
         }
     }
 
+    /// Whether every byte is zero: the first is, and each equals the next (one `memcmp`, fast in debug builds).
     static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i + 8 <= bytes.count {
-            if bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
-            i += 8
-        }
-        while i < bytes.count {
-            if bytes[i] != 0 { return false }
-            i += 1
-        }
-        return true
+        guard let p = bytes.baseAddress, bytes.count > 0 else { return true }
+        return bytes[0] == 0 && memcmp(p, p + 1, bytes.count - 1) == 0
     }
 
     static func alignDown(_ v: UInt64, _ a: UInt64) -> UInt64 { v & ~(a - 1) }
     static func alignUp(_ v: UInt64, _ a: UInt64) -> UInt64 { (v + a - 1) & ~(a - 1) }
 
-    /// Sorted ranges with overlapping or touching ones joined.
-    static func merge(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+    /// Sorted ranges with overlapping ones joined, and touching ones too if `joinTouching`.
+    ///
+    /// Loading keeps segments that merely touch as separate regions, so that saving and loading again gives
+    /// back the same regions.
+    static func merge(joinTouching: Bool = true, _ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
         var out: [Range<UInt64>] = []
         for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !r.isEmpty {
-            if let last = out.last, r.lowerBound <= last.upperBound {
+            if let last = out.last, r.lowerBound < last.upperBound || (joinTouching && r.lowerBound == last.upperBound) {
                 out[out.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
             } else {
                 out.append(r)
@@ -164,11 +167,11 @@ struct Placement {
         return out
     }
 
-    /// The parts of `ranges` that no range of `cut` covers, in address order.
+    /// The parts of `ranges` (disjoint) that no range of `cut` covers, in address order.
     static func subtract(_ ranges: [Range<UInt64>], _ cut: [Range<UInt64>]) -> [Range<UInt64>] {
         let cuts = merge(cut)
         var out: [Range<UInt64>] = []
-        for r in merge(ranges) {
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
             var at = r.lowerBound
             for c in cuts where c.upperBound > at && c.lowerBound < r.upperBound {
                 if c.lowerBound > at { out.append(at..<c.lowerBound) }

@@ -11,4 +11,10 @@ import Testing
     @Test func mergeJoinsTouchingRanges() {
         #expect(Placement.merge([0x3000..<0x4000, 0x1000..<0x2000, 0x2000..<0x2800]) == [0x1000..<0x2800, 0x3000..<0x4000])
     }
+
+    @Test func mergeCanKeepTouchingRangesApart() {
+        #expect(
+            Placement.merge(joinTouching: false, [0x2000..<0x3000, 0x1000..<0x2000, 0x2800..<0x4000])
+                == [0x1000..<0x2000, 0x2000..<0x4000])
+    }
 }
