@@ -134,6 +134,27 @@ final class Stage2Vectors4KTests: XCTestCase {
         XCTAssertEqual(f.count(t4), 3)
     }
 
+    /// A 1G block over a two-level subtree (stage2_map_walk_table_pre → kvm_pgtable_stage2_free_unlinked):
+    /// stage2_free_walker visits T2's entries at level 2 with LEAF | TABLE_POST: each level-3 page puts its
+    /// table, each TABLE_POST puts T2 and the child table (freeing it), and the final put_page frees T2.
+    func testBlockOverTwoLevelSubtree() throws {
+        let f = try TableFixture(granule: .k4, pages: 16)
+        let s2 = try makeTable(f)
+        try s2.map(0x4000_0000, size: 0x1000, phys: 0x4000_0000, prot: .rw)
+        try s2.map(0x4020_0000, size: 0x1000, phys: 0x4020_0000, prot: .rw)
+        XCTAssertEqual(f.allocated, [r0: 2, r1: 1, 0x4000_2000: 3, 0x4000_3000: 2, 0x4000_4000: 2])
+        try s2.map(0x4000_0000, size: 0x4000_0000, phys: 0x1_0000_0000, prot: .rw)
+        try f.assertTable(r0, granule: .k4, [r0 + 8: 0x0040_0001_0000_07d9])
+        XCTAssertEqual(f.allocated, [r0: 2, r1: 1])
+        for page: UInt64 in [0x4000_2000, 0x4000_3000, 0x4000_4000] {
+            XCTAssertEqual(try f.nonZeroEntries(page, granule: .k4), [:])
+        }
+        // The freed pages come back lowest first.
+        try s2.map(0x8000_0000, size: 0x1000, phys: 0x8000_0000, prot: .rw)
+        try f.assertTable(r0, granule: .k4, [r0 + 8: 0x0040_0001_0000_07d9, r0 + 0x10: 0x4000_2003])
+        try f.assertTable(0x4000_2000, granule: .k4, [0x4000_2000: 0x4000_3003])
+    }
+
     /// stage2_update_leaf_attrs users and kvm_pgtable_get_leaf on one page.
     func testAttributeUpdatesAndGetLeaf() throws {
         let f = try TableFixture(granule: .k4, pages: 16)
