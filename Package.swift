@@ -33,5 +33,6 @@ let package = Package(
         .testTarget(name: "PgtableTests", dependencies: ["Mem", "Pgtable"]),
         .testTarget(name: "HypTests", dependencies: ["Mem", "Pgtable", "Hyp"]),
         .testTarget(name: "ELFImageTests", dependencies: ["ELFImage", "Mem", "Pgtable"]),
+        .testTarget(name: "TranslateTests", dependencies: ["Mem", "Pgtable", "ELFImage"]),
     ]
 )

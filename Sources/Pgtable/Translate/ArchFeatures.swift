@@ -21,6 +21,9 @@ public struct ArchFeatures: Sendable, Equatable {
     /// IMPLEMENTATION DEFINED "Fault on TxSZ value above maximum" (`AArch64.S2TxSZFaults`); otherwise
     /// T0SZ is clamped to the maximum.
     public var faultOnTxSZAboveMaximum: Bool
+    /// CONSTRAINED UNPREDICTABLE choice for a stage-2 input size larger than the effective output size
+    /// (VTCR_EL2.T0SZ against PS): a stage-2 translation fault at level 0 for every address.
+    public var faultOnIPAWiderThanPS: Bool
     /// IMPLEMENTATION DEFINED "Translation fault on misprogrammed contiguous bit"
     /// (`AArch64.ContiguousBitFaults`).
     public var faultOnMisprogrammedContiguous: Bool
@@ -31,7 +34,7 @@ public struct ArchFeatures: Sendable, Equatable {
     public init(
         paMax: Int = 52, lpa: Bool = true, lva: Bool = true, lpa2: Bool = true, smallTranslationTables: Bool = true,
         hardwareAccessFlag: Bool = true, hardwareDirtyState: Bool = true, extendedExecuteNever: Bool = true,
-        faultOnTxSZAboveMaximum: Bool = true, faultOnMisprogrammedContiguous: Bool = false,
+        faultOnTxSZAboveMaximum: Bool = true, faultOnIPAWiderThanPS: Bool = true, faultOnMisprogrammedContiguous: Bool = false,
         reservedTG0Granule: Granule = .k4
     ) {
         self.paMax = paMax
@@ -43,12 +46,14 @@ public struct ArchFeatures: Sendable, Equatable {
         self.hardwareDirtyState = hardwareDirtyState
         self.extendedExecuteNever = extendedExecuteNever
         self.faultOnTxSZAboveMaximum = faultOnTxSZAboveMaximum
+        self.faultOnIPAWiderThanPS = faultOnIPAWiderThanPS
         self.faultOnMisprogrammedContiguous = faultOnMisprogrammedContiguous
         self.reservedTG0Granule = reservedTG0Granule
     }
 
     /// QEMU 7.2 `-cpu max`: PARange 52, FEAT_LPA, FEAT_LVA, FEAT_LPA2, FEAT_TTST, FEAT_HAFDBS, FEAT_XNX; faults on an
-    /// out-of-range TxSZ (`aa64_va_parameters` sets `tsz_oob`), no contiguous-bit fault, the smallest
+    /// out-of-range TxSZ (`aa64_va_parameters` sets `tsz_oob`) and on an IPA wider than PS
+    /// (`check_s2_mmu_setup`: "CONSTRAINED UNPREDICTABLE and we choose to fault"), no contiguous-bit fault, the smallest
     /// implemented granule (4K) for a reserved TG0 (`sanitize_gran_size`).
     public static let qemuMax = ArchFeatures()
 }

@@ -3,7 +3,8 @@
 /// TTBR0_EL2, `S1TTWParams` for `Regime_EL2`).
 ///
 /// Building one never fails: a register combination the architecture rejects (`AArch64.S2TxSZFaults`,
-/// `AArch64.S2InvalidSL`, `AArch64.S2InconsistentSL`, a TxSZ out of range at stage 1) gives a regime whose
+/// `AArch64.S2InvalidSL`, `AArch64.S2InconsistentSL`, a TxSZ out of range at stage 1, and where the
+/// implementation chooses to, an IPA wider than PS) gives a regime whose
 /// every translation is a translation fault at level 0, as hardware (and QEMU) report it.
 public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
     /// Which walk the registers describe.
@@ -66,6 +67,9 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
             } else {
                 t0sz = maxTxSZ
             }
+        }
+        if invalid == nil && features.faultOnIPAWiderThanPS && 64 - Int(t0sz) > oaBits {
+            invalid = "a \(64 - Int(t0sz))-bit IPA is wider than the \(oaBits)-bit output size (CONSTRAINED UNPREDICTABLE)"
         }
         var geometry: Geometry? = nil
         if invalid == nil {
