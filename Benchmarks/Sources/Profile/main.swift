@@ -1,0 +1,76 @@
+import Fixtures
+import Mem
+import Pgtable
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A plain loop over one workload, for `valgrind --tool=callgrind` (instruction counts are repeatable
+/// where wall-clock time is not): `Profile <workload> [repeats]`, e.g.
+/// `valgrind --tool=callgrind .build/release/Profile get_leaf 100`.
+@inline(never)
+func sink(_ v: UInt64) { withExtendedLifetime(v) {} }
+
+func run(_ workload: String, _ repeats: Int) throws {
+    let gib: UInt64 = 1 << 30
+    let k4 = Shape(.k4, levels: 4)
+    switch workload {
+    case "floor", "get_leaf":
+        let fx = try Fixture.mapped(k4, bytes: gib)
+        let floor = fx.floor
+        let t = fx.table
+        var acc: UInt64 = 0
+        if workload == "floor" {
+            for _ in 0..<repeats { for a in fx.addresses { acc ^= floor.walk(a) } }
+        } else {
+            for _ in 0..<repeats { for a in fx.addresses { acc ^= try t.getLeaf(a).pte.rawValue } }
+        }
+        sink(acc)
+    case "map", "set_owner", "map_single":
+        let fx = try Fixture(shape: k4, poolBytes: k4.poolBytes(mapping: gib))
+        for _ in 0..<repeats {
+            try fx.reset()
+            switch workload {
+            case "map": try fx.table.map(Fixture.mapBase, size: gib, phys: Fixture.mapBase, prot: [.r, .w])
+            case "set_owner": try fx.table.setOwner(Fixture.mapBase, size: gib, owner: 1)
+            default:
+                var a = Fixture.mapBase
+                while a < Fixture.mapBase + gib {
+                    try fx.table.map(a, size: 4096, phys: a, prot: [.r, .w])
+                    a += 4096
+                }
+            }
+        }
+    case "unmap":
+        let fx = try Fixture(shape: k4, poolBytes: k4.poolBytes(mapping: gib))
+        for _ in 0..<repeats {
+            try fx.table.map(Fixture.mapBase, size: gib, phys: Fixture.mapBase, prot: [.r, .w])
+            try fx.table.unmap(Fixture.mapBase, size: gib)
+        }
+    case "visit":
+        let fx = try Fixture.mapped(k4, bytes: gib)
+        for _ in 0..<repeats {
+            var v = LeafCounter()
+            _ = try fx.table.walk(0, size: fx.table.geometry.inputSize, flags: .leaf, visitor: &v)
+            sink(UInt64(v.valid))
+        }
+    case "wrprotect":
+        let fx = try Fixture.mapped(k4, bytes: gib)
+        for _ in 0..<repeats {
+            _ = try fx.table.updateLeafAttributes(Fixture.mapBase, size: gib, set: Descriptor.s2apW.mask, clear: 0)
+            try fx.table.wrprotect(Fixture.mapBase, size: gib)
+        }
+    default:
+        print("unknown workload \(workload)")
+        exit(2)
+    }
+}
+
+let args = CommandLine.arguments
+let workload = args.count > 1 ? args[1] : "get_leaf"
+let repeats = args.count > 2 ? Int(args[2]) ?? 1 : 1
+do { try run(workload, repeats) } catch {
+    print("error: \(error)")
+    exit(1)
+}
