@@ -155,6 +155,28 @@ final class Stage2Vectors4KTests: XCTestCase {
         try f.assertTable(0x4000_2000, granule: .k4, [0x4000_2000: 0x4000_3003])
     }
 
+    /// kvm_pgtable_stage2_set_owner with owner 0 (the table's owner): kvm_init_invalid_leaf_owner(0) = 0, so
+    /// each page is broken (stage2_try_break_pte puts the table) and made 0 (not counted); a page already 0
+    /// takes the "only software bits change" path and stays 0 with no reference change. Unlike unmap, the
+    /// emptied tables stay (set_owner has no TABLE_POST visit).
+    func testSetOwnerZeroClearsPagesButKeepsTables() throws {
+        let f = try TableFixture(granule: .k4, pages: 16)
+        let s2 = try makeTable(f)
+        try s2.map(0x8000_0000, size: 0x2000, phys: 0x8000_0000, prot: .rw)
+        try s2.setOwner(0x8000_2000, size: 0x1000, owner: 1)
+        XCTAssertEqual(f.count(0x4000_3000), 4)
+        try s2.setOwner(0x8000_0000, size: 0x4000, owner: 0)
+        try f.assertTable(0x4000_3000, granule: .k4, [:])
+        XCTAssertEqual(f.allocated, [r0: 2, r1: 1, 0x4000_2000: 2, 0x4000_3000: 1])
+        // Over a 1G block: force_pte splits it into tables down to level 3 whose 4 entries stay 0.
+        try s2.map(0xc000_0000, size: 0x4000_0000, phys: 0xc000_0000, prot: .rw)
+        try s2.setOwner(0xc000_0000, size: 0x4000, owner: 0)
+        try f.assertTable(r0, granule: .k4, [r0 + 0x10: 0x4000_2003, r0 + 0x18: 0x4000_4003])
+        try f.assertTable(0x4000_4000, granule: .k4, [0x4000_4000: 0x4000_5003])
+        try f.assertTable(0x4000_5000, granule: .k4, [:])
+        XCTAssertEqual(f.count(0x4000_5000), 1)
+    }
+
     /// stage2_update_leaf_attrs users and kvm_pgtable_get_leaf on one page.
     func testAttributeUpdatesAndGetLeaf() throws {
         let f = try TableFixture(granule: .k4, pages: 16)
