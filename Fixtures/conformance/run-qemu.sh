@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Boots every conformance image (or the ones named) in QEMU and records QEMU's answers next to it:
-#   images/NAME.elf  ->  images/NAME.qemu   ("P <ipa> <PAR_EL1 after AT S12E1R> <PAR_EL1 after AT S12E1W>")
+#   images/NAME.elf  ->  images/NAME.qemu   ("I <ID_AA64MMFR0_EL1> <ID_AA64MMFR1_EL1> <ID_AA64MMFR2_EL1>", then
+#                                             "P <ipa> <PAR_EL1 after AT S12E1R> <PAR_EL1 after AT S12E1W>")
 # With --check, compares QEMU's answers with the recorded ones instead of writing them (used by .ci/run).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,20 +21,21 @@ for elf in "${images[@]}"; do
         fail=1
         continue
     fi
-    answers="$(grep '^P ' <<<"$raw")"
+    answers="$(grep -E '^(I|P) ' <<<"$raw")"
     if [ $check -eq 1 ]; then
-        if [ "$answers" != "$(grep '^P ' "$out")" ]; then
+        if [ "$answers" != "$(grep -E '^(I|P) ' "$out")" ]; then
             echo "FAIL $(basename "$elf"): QEMU's answers differ from $(basename "$out")" >&2
             fail=1
         else
-            echo "ok   $(basename "$elf"): $(wc -l <<<"$answers") probes as recorded"
+            echo "ok   $(basename "$elf"): $(grep -c '^P ' <<<"$answers") probes as recorded"
         fi
     else
         { echo "# $version"
           echo "# $qemu -M virt,virtualization=on -cpu max -m 128M -semihosting -nographic -kernel $(basename "$elf")"
+          echo "# I <ID_AA64MMFR0_EL1> <ID_AA64MMFR1_EL1> <ID_AA64MMFR2_EL1>"
           echo "# P <ipa> <PAR_EL1 after AT S12E1R> <PAR_EL1 after AT S12E1W>"
           echo "$answers"; } >"$out"
-        echo "recorded $(basename "$out") ($(wc -l <<<"$answers") probes)"
+        echo "recorded $(basename "$out") ($(grep -c '^P ' <<<"$answers") probes)"
     fi
 done
 exit $fail
