@@ -1,0 +1,251 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import Mem
+import Pgtable
+
+/// The first place two machines disagree.
+public struct Divergence: Sendable, CustomStringConvertible {
+    /// 1-based step number (0: the set-up before the first step).
+    public let step: Int
+    public let transition: Transition?
+    /// The page (PA, or IPA for a guest page) where they differ, if one.
+    public let page: UInt64?
+    /// What differs, with both sides' states and descriptors.
+    public let detail: String
+
+    public var description: String {
+        var s = "divergence at step \(step)"
+        if let t = transition { s += " (\(t))" }
+        if let p = page { s += ", page 0x\(String(p, radix: 16))" }
+        return s + ":\n" + detail
+    }
+}
+
+/// The outcome of an equivalence run.
+public enum EquivalenceResult: Sendable, CustomStringConvertible {
+    case equivalent(steps: Int)
+    case diverged(Divergence)
+
+    public var description: String {
+        switch self {
+        case .equivalent(let n): return "equivalent over \(n) steps"
+        case .diverged(let d): return d.description
+        }
+    }
+
+    public var isEquivalent: Bool {
+        if case .equivalent = self { return true }
+        return false
+    }
+}
+
+/// Runs one sequence of transitions through two machines side by side (normally `pte` and `vmemmap`
+/// storage) and compares them after every step:
+/// - the return value (a host fault's 0 and -EAGAIN both mean "resolved": the `pte` machine has page
+///   mappings where the `vmemmap` one maps lazily);
+/// - for each page the step names (host PFNs, and the PA behind a guest IPA): host, hyp and guest states,
+///   `host_share_guest_count`, the hyp stage-1 leaf, the guest stage-2 leaf, and the host stage-2 *effective*
+///   page descriptor without SW bits (see `hostView`);
+/// - every `fullEvery` steps and at the end, everything: each RAM page as above, the hyp pool's bytes
+///   (hyp stage-1 tables and free lists), all RAM outside the carve-out (guest tables, memcaches, VM pages),
+///   the vmemmap's refcount/order of every page outside the host stage-2 pool, and (optionally) the invariants.
+///
+/// Per step nothing is allocated unless a divergence is found.
+public final class EquivalenceChecker {
+    public let a: PKVMMachine
+    public let b: PKVMMachine
+    /// Guest handles created in both machines.
+    public let guestHandles: [UInt32]
+    /// Check the invariants on both machines (touched pages every step, everything at full checks).
+    public var checkInvariants = true
+    /// Steps between full comparisons.
+    public var fullEvery = 10_000
+
+    /// Builds both machines and the same guests in each (VM page and PGD donated from below `hotPFN`).
+    /// - Throws: `HypError` if a machine cannot be built, or guest creation fails.
+    public init(_ ca: PKVMConfig, _ cb: PKVMConfig, guests: Int) throws(HypError) {
+        a = try PKVMMachine(ca)
+        b = try PKVMMachine(cb)
+        var hs: [UInt32] = []
+        let base = (a.memoryMap.regions[0].base >> 12)
+        for i in 0..<UInt64(guests) {
+            let vm = base + 16 + i * 4
+            let ra = a.createGuest(vmPFN: vm, pgdPFN: vm + 2)
+            let rb = b.createGuest(vmPFN: vm, pgdPFN: vm + 2)
+            guard ra > 0, ra == rb else { throw .invalidConfig("guest \(i): \(ra) vs \(rb)") }
+            hs.append(UInt32(ra))
+        }
+        guestHandles = hs
+    }
+
+    /// A generator over these machines: the host window starts 1 MiB into the first RAM region.
+    public func generator(seed: UInt64, hotPages: UInt64 = 1024) -> TransitionGenerator {
+        TransitionGenerator(
+            seed: seed, hotPFN: (a.memoryMap.regions[0].base >> 12) + 256, hotPages: hotPages, guests: guestHandles)
+    }
+
+    /// Runs `steps` generated transitions.
+    public func run(steps: Int, generator g: inout TransitionGenerator) -> EquivalenceResult {
+        if let d = fullCheck(step: 0, transition: nil) { return .diverged(d) }
+        for i in 1...max(steps, 1) where steps > 0 {
+            let t = g.next { h in self.a.guest(h)?.pool.memcache?.count ?? 0 }
+            let (ra, d) = step(i, t)
+            if let d { return .diverged(d) }
+            g.observe(t, result: ra)
+            if i % fullEvery == 0, let d = fullCheck(step: i, transition: t) { return .diverged(d) }
+        }
+        if let d = fullCheck(step: steps, transition: nil) { return .diverged(d) }
+        return .equivalent(steps: steps)
+    }
+
+    /// Runs a script of transitions.
+    public func run(script: [Transition]) -> EquivalenceResult {
+        if let d = fullCheck(step: 0, transition: nil) { return .diverged(d) }
+        for (i, t) in script.enumerated() {
+            if let d = step(i + 1, t).1 { return .diverged(d) }
+        }
+        if let d = fullCheck(step: script.count, transition: nil) { return .diverged(d) }
+        return .equivalent(steps: script.count)
+    }
+
+    /// One step on both machines and the comparison of what it touched.
+    func step(_ i: Int, _ t: Transition) -> (Int32, Divergence?) {
+        var guestPhys: UInt64?
+        if let gp = t.guestPage, let g = a.guest(gp.guest) { guestPhys = a.guestState(g, ipa: gp.gfn << 12).phys }
+        let ra = a.apply(t)
+        let rb = b.apply(t)
+        if case .hostFault = t {
+            if (ra == 0 || ra == -KernelErrno.EAGAIN) != (rb == 0 || rb == -KernelErrno.EAGAIN)
+                || (ra != 0 && ra != -KernelErrno.EAGAIN && ra != rb)
+            {
+                return (ra, Divergence(step: i, transition: t, page: nil, detail: "return \(KernelErrno.name(ra)) vs \(KernelErrno.name(rb))"))
+            }
+        } else if ra != rb {
+            return (ra, Divergence(step: i, transition: t, page: nil, detail: "return \(KernelErrno.name(ra)) vs \(KernelErrno.name(rb))"))
+        }
+        if let (first, count) = t.physPages {
+            var p = first
+            while p < first &+ min(count, 16) {
+                if let d = comparePage(p << 12) { return (ra, Divergence(step: i, transition: t, page: p << 12, detail: d)) }
+                p &+= 1
+            }
+        }
+        if let gp = t.guestPage {
+            if let d = compareGuestPage(gp.guest, gp.gfn << 12) {
+                return (ra, Divergence(step: i, transition: t, page: gp.gfn << 12, detail: d))
+            }
+            if let pa = guestPhys ?? a.guest(gp.guest).flatMap({ a.guestState($0, ipa: gp.gfn << 12).phys }),
+                let d = comparePage(pa)
+            {
+                return (ra, Divergence(step: i, transition: t, page: pa, detail: d))
+            }
+        }
+        return (ra, nil)
+    }
+
+    // MARK: comparisons
+
+    /// The host stage-2's effective mapping of page `p` as a page descriptor without SW bits: a valid leaf
+    /// (page or block) narrowed to `p`; a zero entry as the page `host_stage2_idmap` would install on a
+    /// fault (RWX memory / RW MMIO); an annotation as it is. This is what makes `pte` (page mappings
+    /// carrying state) and `vmemmap` (blocks, lazily mapped) comparable.
+    public static func hostView(_ m: PKVMMachine, _ p: UInt64) -> UInt64 {
+        guard let l = try? m.host.getLeaf(p) else { return ~0 }
+        let g = m.host.geometry
+        if l.pte.isValid {
+            let size = g.granule.levelSize(l.level)
+            let oa = l.pte.outputAddress(granule: g.granule, format: g.format) + (p & (size - 1) & ~0xfff)
+            let attrs = l.pte.rawValue & (Descriptor.attrLo.mask | Descriptor.attrHi.mask) & ~PageStateLayout.protMask.mask
+            return Descriptor.leaf(oa, attributes: attrs, level: Granule.lastLevel, granule: g.granule, format: g.format).rawValue
+        }
+        if l.pte.rawValue == 0 {
+            let prot = m.memoryMap.isMemory(p) ? PKVMMachine.hostMemProt : PKVMMachine.hostMMIOProt
+            let attrs = (try? Stage2Attributes.attributes(for: prot, fwb: false, lpa2: g.lpa2)) ?? 0
+            return Descriptor.leaf(p & ~0xfff, attributes: attrs, level: Granule.lastLevel, granule: g.granule, format: g.format).rawValue
+        }
+        return l.pte.rawValue
+    }
+
+    /// Compares one physical page in both machines; nil if equal, else both sides.
+    func comparePage(_ p: UInt64) -> String? {
+        let hsA = a.hostState(p), hsB = b.hostState(p)
+        let ysA = a.hypState(p), ysB = b.hypState(p)
+        let cA = a.shareGuestCount(p >> 12), cB = b.shareGuestCount(p >> 12)
+        let hvA = Self.hostView(a, p), hvB = Self.hostView(b, p)
+        let yA = (try? a.hyp.getLeaf(a.hypVA(p)))?.pte.rawValue, yB = (try? b.hyp.getLeaf(b.hypVA(p)))?.pte.rawValue
+        var inv: InvariantViolation?
+        if checkInvariants { inv = a.checkInvariants(phys: p) ?? b.checkInvariants(phys: p) }
+        if hsA == hsB && ysA == ysB && cA == cB && hvA == hvB && yA == yB && inv == nil { return nil }
+        let hA = (try? a.host.getLeaf(p)).map { "\($0.pte) (level \($0.level))" } ?? "-"
+        let hB = (try? b.host.getLeaf(p)).map { "\($0.pte) (level \($0.level))" } ?? "-"
+        func s(_ x: PageState?) -> String { x.map { "\($0)" } ?? "reserved" }
+        var d = "  host state  \(s(hsA)) vs \(s(hsB)); hyp state \(s(ysA)) vs \(s(ysB)); guest share count \(cA) vs \(cB)\n"
+        d += "  host stage-2 leaf \(hA) vs \(hB) (effective 0x\(String(hvA, radix: 16)) vs 0x\(String(hvB, radix: 16)))\n"
+        d += "  hyp stage-1 leaf 0x\(String(yA ?? 0, radix: 16)) vs 0x\(String(yB ?? 0, radix: 16))"
+        if let inv { d += "\n  invariant: \(inv)" }
+        return d
+    }
+
+    /// Compares one guest page (its stage-2 leaf and state).
+    func compareGuestPage(_ h: UInt32, _ ipa: UInt64) -> String? {
+        guard let ga = a.guest(h), let gb = b.guest(h) else { return nil }
+        let la = try? ga.s2.getLeaf(ipa), lb = try? gb.s2.getLeaf(ipa)
+        let sa = a.guestState(ga, ipa: ipa).state, sb = b.guestState(gb, ipa: ipa).state
+        if la?.pte == lb?.pte && la?.level == lb?.level && sa == sb { return nil }
+        return "  guest 0x\(String(h, radix: 16)) state \(sa.map { "\($0)" } ?? "reserved") vs \(sb.map { "\($0)" } ?? "reserved"); "
+            + "stage-2 leaf \(la.map { "\($0.pte)" } ?? "-") vs \(lb.map { "\($0.pte)" } ?? "-")"
+    }
+
+    /// Compares `[start, end)` byte for byte; the first differing 8-byte word's address, or nil.
+    func firstDifference(_ start: UInt64, _ end: UInt64) -> UInt64? {
+        guard end > start, let pa = try? a.mem.pointer(PhysAddr(start), size: end - start),
+            let pb = try? b.mem.pointer(PhysAddr(start), size: end - start)
+        else { return end > start ? start : nil }
+        if memcmp(pa, pb, Int(end - start)) == 0 { return nil }
+        var off = 0
+        while off < Int(end - start) && memcmp(pa + off, pb + off, 8) == 0 { off += 8 }
+        return start + UInt64(off)
+    }
+
+    /// Everything: pages, hyp pool bytes, RAM outside the carve-out, vmemmap refcounts and orders.
+    func fullCheck(step: Int, transition: Transition?) -> Divergence? {
+        for r in a.vmemmap.pfnRanges {
+            for pfn in r {
+                if let d = comparePage(pfn << 12) { return Divergence(step: step, transition: transition, page: pfn << 12, detail: d) }
+                if a.hostPool.rangeStart.rawValue >> 12 <= pfn && pfn < a.hostPool.rangeEnd.rawValue >> 12 { continue }
+                let oa = a.vmemmap.order(pfn), ob = b.vmemmap.order(pfn)
+                let noA = oa == a.vmemmap.layout.noOrder, noB = ob == b.vmemmap.layout.noOrder
+                if a.vmemmap.refcount(pfn) != b.vmemmap.refcount(pfn) || noA != noB || (!noA && oa != ob) {
+                    return Divergence(
+                        step: step, transition: transition, page: pfn << 12,
+                        detail: "  vmemmap refcount/order \(a.vmemmap.refcount(pfn))/\(oa) vs \(b.vmemmap.refcount(pfn))/\(ob)")
+                }
+            }
+        }
+        let c = a.carveOut
+        var spans: [(UInt64, UInt64)] = [(c.base, c.base + 0x100), (a.hypPool.rangeStart.rawValue, a.hypPool.rangeEnd.rawValue)]
+        for r in a.memoryMap.regions {
+            if r.base <= c.base && c.end <= r.end {
+                spans.append((r.base, c.base))
+                spans.append((c.end, r.end))
+            } else {
+                spans.append((r.base, r.end))
+            }
+        }
+        for (s, e) in spans {
+            if let w = firstDifference(s, e) {
+                let va = (try? a.mem.read64(PhysAddr(w))) ?? 0, vb = (try? b.mem.read64(PhysAddr(w))) ?? 0
+                return Divergence(
+                    step: step, transition: transition, page: w & ~0xfff,
+                    detail: "  memory word at 0x\(String(w, radix: 16)): 0x\(String(va, radix: 16)) vs 0x\(String(vb, radix: 16))")
+            }
+        }
+        if checkInvariants, let v = a.checkAllInvariants() ?? b.checkAllInvariants() {
+            return Divergence(step: step, transition: transition, page: v.phys, detail: "  invariant: \(v)")
+        }
+        return nil
+    }
+}
