@@ -22,8 +22,10 @@ public final class PhysMem: @unchecked Sendable {
         @usableFromInline var host: UnsafeMutableRawPointer
     }
 
-    @usableFromInline var slots: UnsafeMutablePointer<Slot>
-    @usableFromInline var slotCount: Int
+    // Only `addRegion`/`removeRegion` change these; a region change concurrent with an access is already
+    // a caller bug (the class is `@unchecked Sendable`), so the hot paths skip the dynamic exclusivity check.
+    @exclusivity(unchecked) @usableFromInline var slots: UnsafeMutablePointer<Slot>
+    @exclusivity(unchecked) @usableFromInline var slotCount: Int
     private var slotCapacity: Int
     private var info: [MemRegion] = []
 
