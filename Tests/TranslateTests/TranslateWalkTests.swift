@@ -36,7 +36,8 @@ final class TranslateWalkTests: XCTestCase {
         XCTAssertEqual(block.level, 2)
         XCTAssertEqual(block.blockSize, 2 << 20)
         XCTAssertEqual(block.memAttr, 0xf)
-        XCTAssertEqual(block.permissions, TranslationPermissions(read: true, write: false, executeEL1: false, executeEL0: false))
+        XCTAssertEqual(
+            block.permissions, TranslationPermissions(read: true, write: false, executeEL1: false, executeEL0: false))
         // Page: IPA 0x4040_5678 -> L2 index 2, L3 index 5.
         let page = try XCTUnwrap(r.translate(0x4040_5678, .write, in: mem).result)
         XCTAssertEqual(page.outputAddress, 0x9000_5678)
@@ -55,9 +56,11 @@ final class TranslateWalkTests: XCTestCase {
         let r = try threeLevel4K(mem)
         let t = r.trace(0x4040_5678, .read, in: mem)
         XCTAssertEqual(t.steps.map(\.level), [1, 2, 3])
-        XCTAssertEqual(t.steps.map(\.tableAddress), [PhysAddr(0x4000_0000), PhysAddr(0x4000_1000), PhysAddr(0x4000_2000)])
+        XCTAssertEqual(
+            t.steps.map(\.tableAddress), [PhysAddr(0x4000_0000), PhysAddr(0x4000_1000), PhysAddr(0x4000_2000)])
         XCTAssertEqual(t.steps.map(\.index), [1, 2, 5])
-        XCTAssertEqual(t.steps.map(\.entryAddress), [PhysAddr(0x4000_0008), PhysAddr(0x4000_1010), PhysAddr(0x4000_2028)])
+        XCTAssertEqual(
+            t.steps.map(\.entryAddress), [PhysAddr(0x4000_0008), PhysAddr(0x4000_1010), PhysAddr(0x4000_2028)])
         XCTAssertEqual(t.steps.map(\.kind), [.table, .table, .page])
         XCTAssertEqual(t.translation, r.translate(0x4040_5678, .read, in: mem))
     }
@@ -67,7 +70,8 @@ final class TranslateWalkTests: XCTestCase {
         let r = try threeLevel4K(mem)
         // S2AP=01: AArch64.S2CheckPermissions faults the write; XN=0b10 faults any fetch.
         let w = try XCTUnwrap(r.translate(0x4020_0000, .at(write: true), in: mem).fault)
-        XCTAssertEqual(w, FaultRecord(kind: .permission, level: 2, secondStage: true, write: true, address: 0x4020_0000))
+        XCTAssertEqual(
+            w, FaultRecord(kind: .permission, level: 2, secondStage: true, write: true, address: 0x4020_0000))
         XCTAssertEqual(w.statusCode, 0x0e)
         XCTAssertEqual(r.translate(0x4020_0000, .execute, in: mem).fault?.kind, .permission)
     }
@@ -75,7 +79,9 @@ final class TranslateWalkTests: XCTestCase {
     func testExecuteNeverEncodings() throws {
         // AArch64.S2DirectBasePermissions: XN:XNX 00 -> EL1 and EL0 may execute, 01 -> EL0 only,
         // 10 -> neither, 11 -> EL1 only.
-        let expected: [(UInt64, Bool, Bool)] = [(0b00, true, true), (0b01, false, true), (0b10, false, false), (0b11, true, false)]
+        let expected: [(UInt64, Bool, Bool)] = [
+            (0b00, true, true), (0b01, false, true), (0b10, false, false), (0b11, true, false),
+        ]
         for (xn, el1, el0) in expected {
             let mem = try memory()
             let r = try threeLevel4K(mem, blockAttrs: 0x8000_0000 | af | 3 << 6 | xn << 53 | 1)
@@ -184,7 +190,8 @@ final class TranslateWalkTests: XCTestCase {
         // AArch64.S2InvalidSL: 16K SL0=3 needs DS=1 (level 0); 64K SL0=3 is reserved; 4K SL0=3 (level 3)
         // needs FEAT_TTST.
         XCTAssertEqual(
-            TranslationRegime(vtcr: vtcr(t0sz: 12, sl0: 3, tg0: 2, ps: 6, extra: 1 << 32), vttbr: 0).geometry?.startLevel, 0)
+            TranslationRegime(vtcr: vtcr(t0sz: 12, sl0: 3, tg0: 2, ps: 6, extra: 1 << 32), vttbr: 0).geometry?
+                .startLevel, 0)
         XCTAssertNil(TranslationRegime(vtcr: vtcr(t0sz: 16, sl0: 3, tg0: 2, ps: 5), vttbr: 0).geometry)
         XCTAssertNil(TranslationRegime(vtcr: vtcr(t0sz: 16, sl0: 3, tg0: 1, ps: 5), vttbr: 0).geometry)
         XCTAssertEqual(TranslationRegime(vtcr: vtcr(t0sz: 42, sl0: 3, ps: 0), vttbr: 0).geometry?.startLevel, 3)
@@ -203,7 +210,9 @@ final class TranslateWalkTests: XCTestCase {
         }
         // AArch64.IPAIsOutOfRange: a 39-bit regime faults IPA 2^39 at level 0.
         let r = try threeLevel4K(mem)
-        XCTAssertEqual(r.translate(1 << 39, .read, in: mem).fault, FaultRecord(kind: .translation, level: 0, secondStage: true, write: false, address: 1 << 39))
+        XCTAssertEqual(
+            r.translate(1 << 39, .read, in: mem).fault,
+            FaultRecord(kind: .translation, level: 0, secondStage: true, write: false, address: 1 << 39))
     }
 
     func testConcatenatedRootIndex() throws {
@@ -230,7 +239,8 @@ final class TranslateWalkTests: XCTestCase {
         let ok = try XCTUnwrap(r.translate(0x4020_3abc, .read, in: mem).result)
         XCTAssertEqual(ok.outputAddress, 0xa000_3abc)
         XCTAssertEqual(ok.memAttr, 2)
-        XCTAssertEqual(ok.permissions, TranslationPermissions(read: true, write: false, executeEL1: true, executeEL0: false))
+        XCTAssertEqual(
+            ok.permissions, TranslationPermissions(read: true, write: false, executeEL1: true, executeEL0: false))
         // AP[2] = 1: read-only; a stage-1 permission fault (PAR_EL1.S = 0) at level 3.
         let w = try XCTUnwrap(r.translate(0x4020_3abc, .at(write: true), in: mem).fault)
         XCTAssertEqual(w.par, 0x81f)

@@ -34,7 +34,8 @@ public struct ArchFeatures: Sendable, Equatable {
     public init(
         paMax: Int = 52, lpa: Bool = true, lva: Bool = true, lpa2: Bool = true, smallTranslationTables: Bool = true,
         hardwareAccessFlag: Bool = true, hardwareDirtyState: Bool = true, extendedExecuteNever: Bool = true,
-        faultOnTxSZAboveMaximum: Bool = true, faultOnIPAWiderThanPS: Bool = true, faultOnMisprogrammedContiguous: Bool = false,
+        faultOnTxSZAboveMaximum: Bool = true, faultOnIPAWiderThanPS: Bool = true,
+        faultOnMisprogrammedContiguous: Bool = false,
         reservedTG0Granule: Granule = .k4
     ) {
         self.paMax = paMax
@@ -51,9 +52,9 @@ public struct ArchFeatures: Sendable, Equatable {
         self.reservedTG0Granule = reservedTG0Granule
     }
 
-    /// QEMU 7.2 `-cpu max`: PARange 52, FEAT_LPA, FEAT_LVA, FEAT_LPA2, FEAT_TTST, FEAT_HAFDBS, FEAT_XNX; faults on an
-    /// out-of-range TxSZ (`aa64_va_parameters` sets `tsz_oob`) and on an IPA wider than PS
-    /// (`check_s2_mmu_setup`: "CONSTRAINED UNPREDICTABLE and we choose to fault"), no contiguous-bit fault, the smallest
-    /// implemented granule (4K) for a reserved TG0 (`sanitize_gran_size`).
+    /// QEMU 7.2 `-cpu max`: PARange 52, FEAT_LPA, FEAT_LVA, FEAT_LPA2, FEAT_TTST, FEAT_HAFDBS, FEAT_XNX;
+    /// faults on an out-of-range TxSZ (`aa64_va_parameters` sets `tsz_oob`) and on an IPA wider than PS
+    /// (`check_s2_mmu_setup`: "CONSTRAINED UNPREDICTABLE and we choose to fault"); no contiguous-bit fault;
+    /// the smallest implemented granule (4K) for a reserved TG0 (`sanitize_gran_size`).
     public static let qemuMax = ArchFeatures()
 }

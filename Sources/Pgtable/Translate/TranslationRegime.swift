@@ -60,7 +60,11 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
         let minTxSZ = UInt64(64 - min(ds || granule == .k64 ? 52 : 48, features.paMax))
         let maxTxSZ = UInt64(features.smallTranslationTables ? (granule == .k64 ? 47 : 48) : 39)
         if t0sz < minTxSZ {
-            if features.lpa { invalid = "VTCR_EL2.T0SZ=\(t0sz) is below the minimum \(minTxSZ)" } else { t0sz = minTxSZ }
+            if features.lpa {
+                invalid = "VTCR_EL2.T0SZ=\(t0sz) is below the minimum \(minTxSZ)"
+            } else {
+                t0sz = minTxSZ
+            }
         } else if t0sz > maxTxSZ {
             if features.faultOnTxSZAboveMaximum {
                 invalid = "VTCR_EL2.T0SZ=\(t0sz) is above the maximum \(maxTxSZ)"
@@ -69,7 +73,8 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
             }
         }
         if invalid == nil && features.faultOnIPAWiderThanPS && 64 - Int(t0sz) > oaBits {
-            invalid = "a \(64 - Int(t0sz))-bit IPA is wider than the \(oaBits)-bit output size (CONSTRAINED UNPREDICTABLE)"
+            invalid =
+                "a \(64 - Int(t0sz))-bit IPA is wider than the \(oaBits)-bit output size (CONSTRAINED UNPREDICTABLE)"
         }
         var geometry: Geometry? = nil
         if invalid == nil {
@@ -94,29 +99,15 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
             sh0: UInt8(v[VTCR.sh0]), hpd: false, tbi: false)
     }
 
-    /// TCR_EL2 (non-VHE) fields: T0SZ[5:0], SH0[13:12], TG0[15:14], PS[18:16], TBI[20], HA[21], HD[22],
-    /// HPD[24], DS[32].
-    public enum TCR {
-        public static let t0sz = BitField(5, 0)
-        public static let sh0 = BitField(13, 12)
-        public static let tg0 = BitField(15, 14)
-        public static let ps = BitField(18, 16)
-        public static let tbi = BitField(bit: 20)
-        public static let ha = BitField(bit: 21)
-        public static let hd = BitField(bit: 22)
-        public static let hpd = BitField(bit: 24)
-        public static let ds = BitField(bit: 32)
-    }
-
     /// The EL2 stage-1 regime TCR_EL2 and TTBR0_EL2 select without VHE (`AArch64.S1TTWParamsEL2`,
     /// `AArch64.S1InitialTTWState`); the start level follows from T0SZ (`AArch64.S1StartLevel`).
     public init(hypTCR tcr: UInt64, ttbr0: UInt64, features: ArchFeatures = .qemuMax) {
         let granule = VTCR(tcr).granule ?? features.reservedTG0Granule
-        let ds = features.lpa2 && granule != .k64 && TCR.ds.get(tcr) == 1
-        let psEncoding = Self.effectivePS(TCR.ps.get(tcr), features: features)
+        let ds = features.lpa2 && granule != .k64 && HypTCR.ds.get(tcr) == 1
+        let psEncoding = Self.effectivePS(HypTCR.ps.get(tcr), features: features)
         let oaBits = Self.outputSize(psEncoding: psEncoding, granule: granule, ds: ds, features: features)
         var invalid: String? = nil
-        var t0sz = TCR.t0sz.get(tcr)
+        var t0sz = HypTCR.t0sz.get(tcr)
         // AArch64.S1MinTxSZ / AArch64.MaxTxSZ / AArch64.S1TxSZFaults
         let minTxSZ: UInt64 = (ds || (granule == .k64 && features.lva)) ? 12 : 16
         let maxTxSZ = UInt64(features.smallTranslationTables ? (granule == .k64 ? 47 : 48) : 39)
@@ -145,10 +136,10 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
         self.init(
             stage: .hypStage1, features: features, control: tcr, ttbr: ttbr0, geometry: geometry,
             invalidReason: invalid, format: Self.format(granule: granule, ds: ds, features: features), oaBits: oaBits,
-            wideBase: wide, ds: ds, ha: features.hardwareAccessFlag && TCR.ha.get(tcr) == 1,
-            hd: features.hardwareAccessFlag && features.hardwareDirtyState && TCR.ha.get(tcr) == 1
-                && TCR.hd.get(tcr) == 1,
-            sh0: UInt8(TCR.sh0.get(tcr)), hpd: TCR.hpd.get(tcr) == 1, tbi: TCR.tbi.get(tcr) == 1)
+            wideBase: wide, ds: ds, ha: features.hardwareAccessFlag && HypTCR.ha.get(tcr) == 1,
+            hd: features.hardwareAccessFlag && features.hardwareDirtyState && HypTCR.ha.get(tcr) == 1
+                && HypTCR.hd.get(tcr) == 1,
+            sh0: UInt8(HypTCR.sh0.get(tcr)), hpd: HypTCR.hpd.get(tcr) == 1, tbi: HypTCR.tbi.get(tcr) == 1)
     }
 
     private init(
