@@ -184,6 +184,11 @@ public final class PhysMem: @unchecked Sendable {
 
     /// Sets `count` bytes at `address` to zero.
     public func zero(_ address: PhysAddr, count: UInt64) throws(MemError) {
+        // A range inside one region (every page the pool zeroes) needs no chunk list, so no allocation.
+        if count > 0, let p = slot(address.rawValue, count) {
+            p.initializeMemory(as: UInt8.self, repeating: 0, count: Int(count))
+            return
+        }
         for (p, n) in try chunks(address, count) { p.initializeMemory(as: UInt8.self, repeating: 0, count: n) }
     }
 
