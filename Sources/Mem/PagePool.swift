@@ -44,14 +44,14 @@ public final class PagePool: PgtableMMOps, @unchecked Sendable {
     deinit { counts.deallocate() }
 
     /// Bytes per page.
-    @inlinable
+    @inlinable @inline(__always)
     public var pageSize: UInt64 { 1 << UInt64(pageShift) }
 
     /// Pages not handed out.
     public var freePages: Int { pageCount - usedPages }
 
     /// The pool index of the page holding `address`, or nil outside the pool.
-    @inlinable
+    @inlinable @inline(__always)
     func index(_ address: PhysAddr) -> Int? {
         let i = (address.rawValue >> UInt64(pageShift)) &- basePFN
         return i < UInt64(pageCount) ? Int(i) : nil
@@ -94,20 +94,20 @@ public final class PagePool: PgtableMMOps, @unchecked Sendable {
         }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func getPage(_ address: PhysAddr) {
         guard let i = index(address), counts[i] != 0 else { return }
         counts[i] &+= 1
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func putPage(_ address: PhysAddr) {
         guard let i = index(address), counts[i] != 0 else { return }
         counts[i] &-= 1
         if counts[i] == 0 { release(i) }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func pageCount(_ address: PhysAddr) -> Int {
         guard let i = index(address) else { return 0 }
         return Int(counts[i])

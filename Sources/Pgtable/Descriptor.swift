@@ -7,8 +7,8 @@
 public struct Descriptor: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt64
 
-    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
-    @inlinable public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable @inline(__always) public init(rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable @inline(__always) public init(_ rawValue: UInt64) { self.rawValue = rawValue }
 
     // MARK: Fields common to every descriptor
 
@@ -69,36 +69,36 @@ public struct Descriptor: RawRepresentable, Hashable, Sendable, CustomStringConv
     // MARK: Access
 
     /// `FIELD_GET` of `field`.
-    @inlinable
+    @inlinable @inline(__always)
     public subscript(field: BitField) -> UInt64 {
         get { field.get(rawValue) }
         set { rawValue = field.set(rawValue, newValue) }
     }
 
     /// `kvm_pte_valid`.
-    @inlinable public var isValid: Bool { rawValue & 1 != 0 }
+    @inlinable @inline(__always) public var isValid: Bool { rawValue & 1 != 0 }
 
     /// `kvm_pte_table`: a valid descriptor with the type bit set, above the last level.
-    @inlinable
+    @inlinable @inline(__always)
     public func isTable(at level: Int) -> Bool {
         level < Granule.lastLevel && rawValue & 3 == 3
     }
 
     /// The output address (next table, block or page) for `granule` in `format` (`kvm_pte_to_phys`).
-    @inlinable
+    @inlinable @inline(__always)
     public func outputAddress(granule: Granule, format: OutputAddressFormat) -> UInt64 {
         format.address(of: rawValue, shift: granule.shift)
     }
 
     /// A table descriptor pointing at `table` (`kvm_init_table_pte`).
-    @inlinable
+    @inlinable @inline(__always)
     public static func table(_ table: UInt64, granule: Granule, format: OutputAddressFormat) -> Descriptor {
         Descriptor(format.bits(for: table, shift: granule.shift) | 3)
     }
 
     /// A valid leaf (block below the last level, page at it) for `address` with the leaf attributes of
     /// `attributes` (`kvm_init_valid_leaf_pte`).
-    @inlinable
+    @inlinable @inline(__always)
     public static func leaf(
         _ address: UInt64, attributes: UInt64, level: Int, granule: Granule, format: OutputAddressFormat
     ) -> Descriptor {
@@ -109,7 +109,7 @@ public struct Descriptor: RawRepresentable, Hashable, Sendable, CustomStringConv
     }
 
     /// An invalid entry recording that the page belongs to `owner` (`kvm_init_invalid_leaf_owner`).
-    @inlinable
+    @inlinable @inline(__always)
     public static func invalidOwner(_ owner: UInt8) -> Descriptor {
         Descriptor(ownerID.prep(UInt64(owner)))
     }

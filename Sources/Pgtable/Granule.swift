@@ -10,28 +10,28 @@ public enum Granule: Int, CaseIterable, Sendable, CustomStringConvertible {
     case k64 = 16
 
     /// log2 of the page size (`PAGE_SHIFT`).
-    @inlinable public var shift: Int { rawValue }
+    @inlinable @inline(__always) public var shift: Int { rawValue }
     /// Bytes per page and per table (`PAGE_SIZE`).
-    @inlinable public var size: UInt64 { 1 << UInt64(rawValue) }
+    @inlinable @inline(__always) public var size: UInt64 { 1 << UInt64(rawValue) }
     /// Address bits resolved per level (`PAGE_SHIFT - 3`).
-    @inlinable public var bitsPerLevel: Int { rawValue - 3 }
+    @inlinable @inline(__always) public var bitsPerLevel: Int { rawValue - 3 }
     /// Entries per table (`PTRS_PER_PTE`).
-    @inlinable public var entries: Int { 1 << (rawValue - 3) }
+    @inlinable @inline(__always) public var entries: Int { 1 << (rawValue - 3) }
 
     /// The lowest level a walk can start at: -1 for 4K (LPA2), 0 otherwise (`KVM_PGTABLE_FIRST_LEVEL`
     /// is -1 in a kernel built for LPA2; levels below 0 only exist for 4K).
-    @inlinable public var firstLevel: Int { self == .k4 ? -1 : 0 }
+    @inlinable @inline(__always) public var firstLevel: Int { self == .k4 ? -1 : 0 }
 
     /// The last level (`KVM_PGTABLE_LAST_LEVEL`).
     public static let lastLevel = 3
 
     /// log2 of the address range one entry at `level` maps (`kvm_granule_shift`,
     /// `ARM64_HW_PGTABLE_LEVEL_SHIFT`).
-    @inlinable
+    @inlinable @inline(__always)
     public func levelShift(_ level: Int) -> Int { (rawValue - 3) * (4 - level) + 3 }
 
     /// Bytes one entry at `level` maps (`kvm_granule_size`).
-    @inlinable
+    @inlinable @inline(__always)
     public func levelSize(_ level: Int) -> UInt64 {
         let s = levelShift(level)
         return s >= 64 ? 0 : 1 << UInt64(s)
@@ -39,15 +39,15 @@ public enum Granule: Int, CaseIterable, Sendable, CustomStringConvertible {
 
     /// The first level at which the kernel makes block mappings (`KVM_PGTABLE_MIN_BLOCK_LEVEL`):
     /// 1 for 4K (1 GiB blocks), 2 for 16K and 64K (32 MiB / 512 MiB blocks).
-    @inlinable
+    @inlinable @inline(__always)
     public var minBlockLevel: Int { self == .k4 ? 1 : 2 }
 
     /// Whether the kernel maps blocks at `level` (`kvm_level_supports_block_mapping`).
-    @inlinable
+    @inlinable @inline(__always)
     public func supportsBlock(at level: Int) -> Bool { level >= minBlockLevel }
 
     /// `ARM64_HW_PGTABLE_LEVELS(va_bits)`: levels needed to resolve `vaBits` bits of address.
-    @inlinable
+    @inlinable @inline(__always)
     public func levels(forAddressBits vaBits: Int) -> Int { (vaBits - 4) / (rawValue - 3) }
 
     public var description: String {

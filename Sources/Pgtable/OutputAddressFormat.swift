@@ -15,17 +15,17 @@ public enum OutputAddressFormat: Sendable, Equatable, CustomStringConvertible {
 
     /// The format the kernel uses for `granule`: with LPA2 enabled `lpa2`; otherwise `lpa` for 64K pages
     /// (the kernel always folds bits 15:12 in for 64K) and `pa48` for 4K/16K.
-    @inlinable
+    @inlinable @inline(__always)
     public static func kernel(granule: Granule, lpa2: Bool) -> OutputAddressFormat {
         lpa2 ? .lpa2 : (granule == .k64 ? .lpa : .pa48)
     }
 
     /// Largest output address width this format can express.
-    @inlinable
+    @inlinable @inline(__always)
     public var maxBits: Int { self == .pa48 ? 48 : 52 }
 
     /// The address in `descriptor` for pages of `1 << shift` bytes (`kvm_pte_to_phys`).
-    @inlinable
+    @inlinable @inline(__always)
     public func address(of descriptor: UInt64, shift: Int) -> UInt64 {
         switch self {
         case .pa48:
@@ -38,7 +38,7 @@ public enum OutputAddressFormat: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The descriptor bits holding `address` (`kvm_phys_to_pte`); bits the format cannot hold are dropped.
-    @inlinable
+    @inlinable @inline(__always)
     public func bits(for address: UInt64, shift: Int) -> UInt64 {
         switch self {
         case .pa48:
@@ -51,7 +51,7 @@ public enum OutputAddressFormat: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The descriptor bits that hold address bits in this format.
-    @inlinable
+    @inlinable @inline(__always)
     public func addressMask(shift: Int) -> UInt64 { bits(for: ~0, shift: shift) }
 
     public var description: String {
