@@ -79,6 +79,13 @@ public final class EquivalenceChecker {
             hs.append(UInt32(ra))
         }
         guestHandles = hs
+        let g = a.host.geometry
+        func bits(_ p: Prot) -> UInt64 {
+            let attrs = (try? Stage2Attributes.attributes(for: p, fwb: false, lpa2: g.lpa2)) ?? 0
+            return Descriptor.leaf(0, attributes: attrs, level: Granule.lastLevel, granule: g.granule, format: g.format).rawValue
+        }
+        defaultMem = bits(PKVMMachine.hostMemProt)
+        defaultMMIO = bits(PKVMMachine.hostMMIOProt)
     }
 
     /// A generator over these machines: the host window starts 1 MiB into the first RAM region.
@@ -210,19 +217,83 @@ public final class EquivalenceChecker {
         return start + UInt64(off)
     }
 
-    /// Everything: pages, hyp pool bytes, RAM outside the carve-out, vmemmap refcounts and orders.
+    /// The page descriptor bits `host_stage2_idmap` installs for memory and MMIO (without the address).
+    let defaultMem: UInt64
+    let defaultMMIO: UInt64
+
+    /// Chunk size of the full checks, in pages.
+    static let chunk = 512
+
+    /// Fills `out` with the host stage-2 and hyp stage-1 leaves of the `chunk` pages from `base` (see
+    /// `PageLeafCollector`).
+    func collect(_ m: PKVMMachine, _ base: UInt64, host out: UnsafeMutablePointer<UInt64>, hyp hout: UnsafeMutablePointer<UInt64>) {
+        out.initialize(repeating: 0, count: Self.chunk)
+        hout.initialize(repeating: 0, count: Self.chunk)
+        var v = PageLeafCollector(start: base, out: out, pages: Self.chunk, geometry: m.host.geometry)
+        _ = try? m.host.walk(base, size: UInt64(Self.chunk) << 12, flags: .leaf, visitor: &v)
+        var h = PageLeafCollector(start: m.hypVA(base), out: hout, pages: Self.chunk, geometry: m.hyp.geometry)
+        _ = try? m.hyp.pgt.walk(mem: m.mem, addr: m.hypVA(base), size: UInt64(Self.chunk) << 12, flags: .leaf, visitor: &h)
+    }
+
+    /// The effective host page descriptor of a collected leaf (see `hostView`).
+    func effective(_ m: PKVMMachine, _ raw: UInt64, _ p: UInt64) -> UInt64 {
+        if raw & 1 != 0 { return raw & ~PageStateLayout.protMask.mask }
+        if raw == 0 { return p | (m.memoryMap.isMemory(p) ? defaultMem : defaultMMIO) }
+        return raw
+    }
+
+    /// The host state of page `p` given its collected leaf.
+    func hostState(_ m: PKVMMachine, _ raw: UInt64, _ p: UInt64) -> PageState? {
+        if m.hostStateInPTE(p) {
+            return StateCheckVisitor.state(m.storage == .pte ? .host : .hostDevice, m.layout, m.memoryMap, Descriptor(raw), p)
+        }
+        guard let v = m.vmemmap.hostState(p >> 12) else { return .noPage }
+        return m.layout.state(ofValue: UInt64(v))
+    }
+
+    /// Everything, region by region in chunks of 512 pages: each page's host state, effective host mapping,
+    /// hyp leaf and guest-share count (pages that are not pristine also through `comparePage` and the
+    /// invariants); the vmemmap refcount/order outside the host stage-2 pool; the hyp pool's bytes and all RAM
+    /// outside the carve-out; and the whole-machine invariants.
     func fullCheck(step: Int, transition: Transition?) -> Divergence? {
-        for r in a.vmemmap.pfnRanges {
-            for pfn in r {
-                if let d = comparePage(pfn << 12) { return Divergence(step: step, transition: transition, page: pfn << 12, detail: d) }
-                if a.hostPool.rangeStart.rawValue >> 12 <= pfn && pfn < a.hostPool.rangeEnd.rawValue >> 12 { continue }
-                let oa = a.vmemmap.order(pfn), ob = b.vmemmap.order(pfn)
-                let noA = oa == a.vmemmap.layout.noOrder, noB = ob == b.vmemmap.layout.noOrder
-                if a.vmemmap.refcount(pfn) != b.vmemmap.refcount(pfn) || noA != noB || (!noA && oa != ob) {
-                    return Divergence(
-                        step: step, transition: transition, page: pfn << 12,
-                        detail: "  vmemmap refcount/order \(a.vmemmap.refcount(pfn))/\(oa) vs \(b.vmemmap.refcount(pfn))/\(ob)")
+        let bufs = UnsafeMutablePointer<UInt64>.allocate(capacity: 4 * Self.chunk)
+        defer { bufs.deallocate() }
+        let (ha, ya, hb, yb) = (bufs, bufs + Self.chunk, bufs + 2 * Self.chunk, bufs + 3 * Self.chunk)
+        let poolStart = a.hostPool.rangeStart.rawValue >> 12, poolEnd = a.hostPool.rangeEnd.rawValue >> 12
+        let (ta, ia) = a.guestBorrowCounts(), (tb, ib) = b.guestBorrowCounts()
+        if checkInvariants, let v = ia ?? ib {
+            return Divergence(step: step, transition: transition, page: v.phys, detail: "  invariant: \(v)")
+        }
+        for r in a.memoryMap.regions {
+            var base = r.base
+            while base < r.end {
+                collect(a, base, host: ha, hyp: ya)
+                collect(b, base, host: hb, hyp: yb)
+                for i in 0..<min(Self.chunk, Int((r.end - base) >> 12)) {
+                    let p = base + UInt64(i) << 12
+                    let pfn = p >> 12
+                    let sa = hostState(a, ha[i], p), sb = hostState(b, hb[i], p)
+                    let ca = a.shareGuestCount(pfn), cb = b.shareGuestCount(pfn)
+                    let differs = sa != sb || ca != cb || ya[i] != yb[i] || effective(a, ha[i], p) != effective(b, hb[i], p)
+                    let pristine = sa == .owned && ya[i] & 1 == 0 && ca == 0 && a.ffaShared[pfn] == nil && ta[p] == nil
+                    if differs || !pristine, let d = comparePage(p) {
+                        return Divergence(step: step, transition: transition, page: p, detail: d)
+                    }
+                    if checkInvariants && !pristine && (ta[p, default: 0] != ca || tb[p, default: 0] != cb) {
+                        return Divergence(
+                            step: step, transition: transition, page: p,
+                            detail: "  invariant: host_share_guest_count \(ca)/\(cb) but \(ta[p, default: 0])/\(tb[p, default: 0]) guest mapping(s)")
+                    }
+                    if poolStart <= pfn && pfn < poolEnd { continue }
+                    let oa = a.vmemmap.order(pfn), ob = b.vmemmap.order(pfn)
+                    let noA = oa == a.vmemmap.layout.noOrder, noB = ob == b.vmemmap.layout.noOrder
+                    if a.vmemmap.refcount(pfn) != b.vmemmap.refcount(pfn) || noA != noB || (!noA && oa != ob) {
+                        return Divergence(
+                            step: step, transition: transition, page: p,
+                            detail: "  vmemmap refcount/order \(a.vmemmap.refcount(pfn))/\(oa) vs \(b.vmemmap.refcount(pfn))/\(ob)")
+                    }
                 }
+                base += UInt64(Self.chunk) << 12
             }
         }
         let c = a.carveOut
@@ -242,9 +313,6 @@ public final class EquivalenceChecker {
                     step: step, transition: transition, page: w & ~0xfff,
                     detail: "  memory word at 0x\(String(w, radix: 16)): 0x\(String(va, radix: 16)) vs 0x\(String(vb, radix: 16))")
             }
-        }
-        if checkInvariants, let v = a.checkAllInvariants() ?? b.checkAllInvariants() {
-            return Divergence(step: step, transition: transition, page: v.phys, detail: "  invariant: \(v)")
         }
         return nil
     }

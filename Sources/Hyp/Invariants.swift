@@ -71,19 +71,29 @@ extension PKVMMachine {
         return nil
     }
 
+    /// How many guest SHARED_BORROWED mappings point at each PA, or the first guest mapping that is not
+    /// SHARED_BORROWED (the model's guests only borrow).
+    public func guestBorrowCounts() -> ([UInt64: UInt32], InvariantViolation?) {
+        var total: [UInt64: UInt32] = [:]
+        for g in guests {
+            var v = BorrowedVisitor(layout: layout, map: memoryMap)
+            _ = try? g.s2.walk(0, size: g.s2.geometry.inputSize, flags: .leaf, visitor: &v)
+            if let pa = v.other.first {
+                return (total, .init(phys: pa, what: "guest \(g.handle) maps it other than SHARED_BORROWED"))
+            }
+            for (pa, n) in v.borrowed { total[pa, default: 0] += n }
+        }
+        return (total, nil)
+    }
+
     /// Checks every RAM page, plus that each guest's SHARED_BORROWED mappings of a page number exactly its
     /// `host_share_guest_count`, and that guests map nothing else.
     public func checkAllInvariants() -> InvariantViolation? {
         for r in vmemmap.pfnRanges {
             for pfn in r { if let v = checkInvariants(phys: pfn << 12) { return v } }
         }
-        var total: [UInt64: UInt32] = [:]
-        for g in guests {
-            var v = BorrowedVisitor(layout: layout, map: memoryMap)
-            _ = try? g.s2.walk(0, size: g.s2.geometry.inputSize, flags: .leaf, visitor: &v)
-            if let pa = v.other.first { return .init(phys: pa, what: "guest \(g.handle) maps it other than SHARED_BORROWED") }
-            for (pa, n) in v.borrowed { total[pa, default: 0] += n }
-        }
+        let (total, bad) = guestBorrowCounts()
+        if let bad { return bad }
         for r in vmemmap.pfnRanges {
             for pfn in r where total[pfn << 12, default: 0] != shareGuestCount(pfn) {
                 return .init(
