@@ -99,7 +99,7 @@ extension PKVMMachine {
     /// (page mappings, since `host_stage2_force_pte_cb` forces them for any other prot).
     func hostSetPageStateRange(_ addr: UInt64, size: UInt64, _ state: PageState) -> Int32 {
         if hostStateInPTE(addr) {
-            let base = memoryMap.isMemory(addr) ? Self.hostMemProt : Self.hostMMIOProt
+            let base = storage == .pte || memoryMap.isMemory(addr) ? Self.hostMemProt : Self.hostMMIOProt
             guard let prot = try? layout.mkstate(base, state) else { return -KernelErrno.EINVAL }
             return hostStage2IdmapLocked(addr, size: size, prot: prot)
         }
