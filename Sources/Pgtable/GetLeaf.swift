@@ -16,18 +16,23 @@ extension PgtableRoot {
         guard start &+ page <= geometry.inputSize else {
             throw .outOfRange(start: start, end: start &+ page, limit: geometry.inputSize)
         }
-        let format = geometry.format
         var table = root + geometry.rootIndex(start) &* page
         var level = geometry.startLevel
-        let mask = UInt64(g.entries &- 1)
+        let mask = UInt64(truncatingIfNeeded: g.entries &- 1)
+        // The index shift of `level`, stepped down per level rather than recomputed (levelShift < 64).
+        var shift = UInt64(truncatingIfNeeded: g.levelShift(level))
+        let stride = UInt64(truncatingIfNeeded: g.bitsPerLevel)
+        let format = geometry.format
         while true {
-            let index = (start >> UInt64(g.levelShift(level))) & mask
+            let index = (start &>> shift) & mask
             let p: UnsafeMutableRawPointer
             do { p = try mem.pointer(table, size: page) } catch { throw .unbackedTable(error) }
-            let d = Descriptor(UInt64(littleEndian: p.load(fromByteOffset: Int(index &* 8), as: UInt64.self)))
+            let d = Descriptor(
+                UInt64(littleEndian: p.load(fromByteOffset: Int(truncatingIfNeeded: index &* 8), as: UInt64.self)))
             guard d.isTable(at: level) else { return (d, level) }
             table = PhysAddr(d.outputAddress(granule: g, format: format))
             level &+= 1
+            shift &-= stride
         }
     }
 }
