@@ -134,3 +134,38 @@ import Testing
         try SaveTests.expectSameMemory(mem, copy)
     }
 }
+
+/// The probes' outcomes agree with QEMU's: each fixture's qemu/NAME.txt holds, per probe, the IPA and PAR_EL1
+/// after AT S12E1R and AT S12E1W, as the image's EL2 program printed them under
+/// `qemu-system-aarch64 -M virt,virtualization=on -cpu max` (Fixtures/images/build.sh).
+@Suite struct QEMUAgreementTests {
+    /// The outcome a PAR_EL1 value reports: F (bit 0) clear -> PA[51:12] plus the page offset; F set -> FST
+    /// (bits 6:1) 0b0001LL, a translation fault at level LL.
+    static func outcome(par: UInt64, ipa: UInt64, expectedLevel: Int?) -> FixtureSpec.Outcome? {
+        if par & 1 == 0 {
+            return .leaf(level: expectedLevel ?? -1, pa: par & 0x000f_ffff_ffff_f000 | ipa & 0xfff)
+        }
+        let fst = (par >> 1) & 0x3f
+        guard fst & 0x3c == 0x04 else { return nil }
+        return .fault(level: Int(fst & 3))
+    }
+
+    @Test(arguments: FixtureSpec.all.map(\.name))
+    func walksAgreeWithQEMU(name: String) throws {
+        let spec = try #require(FixtureSpec.all.first { $0.name == name })
+        let text = try String(contentsOfFile: Fixture.path("qemu/\(name).txt"), encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == spec.probes.count)
+        for (line, (ipa, outcome)) in zip(lines, spec.probes) {
+            let fields = line.split(separator: " ").compactMap { UInt64($0, radix: 16) }
+            #expect(fields.count == 3 && fields[0] == ipa)
+            // The architecture reports an IPA beyond the input size as a level-0 translation fault.
+            let expected: FixtureSpec.Outcome = outcome == .outOfRange ? .fault(level: 0) : outcome
+            var level: Int? = nil
+            if case .leaf(let l, _) = outcome { level = l }
+            for par in fields.dropFirst() {
+                #expect(Self.outcome(par: par, ipa: ipa, expectedLevel: level) == expected, "\(name) probe \(line)")
+            }
+        }
+    }
+}
