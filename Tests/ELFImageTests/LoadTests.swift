@@ -82,6 +82,12 @@ import Testing
         #expect(try mem.read64(PhysAddr(0x4010_0018)) == 0x4001_0000)
     }
 
+    @Test func directoryIsCannotOpen() {
+        #expect(throws: ELFImageError.cannotOpen(file: Fixture.directory, errno: 22)) {
+            _ = try ELFImage.load(path: Fixture.directory, into: PhysMem())
+        }
+    }
+
     @Test func missingFileIsCannotOpen() {
         #expect(throws: ELFImageError.cannotOpen(file: "/nonexistent.elf", errno: 2)) {
             _ = try ELFImage.load(path: "/nonexistent.elf", into: PhysMem())

@@ -99,6 +99,23 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["image.elf"])
     }
 
+    @Test func aFailedRenameRemovesTheTemporaryFile() throws {
+        let dir = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A non-empty directory where the image should go: everything is written, then rename(2) fails.
+        let path = dir + "/image.elf"
+        try FileManager.default.createDirectory(atPath: path + "/inside", withIntermediateDirectories: true)
+        let mem = try PhysMem(base: PhysAddr(0x4000_0000), size: 0x1000)
+        #expect {
+            try ELFImage.save(mem, registers: ImageRegisters(), to: path)
+        } throws: { error in
+            guard case .cannotSave(path, "rename", _) = error as? ELFImageError else { return false }
+            return true
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["image.elf"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: path) == ["inside"])
+    }
+
     @Test func savingIntoAMissingDirectoryFails() {
         #expect(throws: ELFImageError.self) {
             try ELFImage.save(PhysMem(), registers: ImageRegisters(), to: "/nonexistent-dir/x.elf")
