@@ -13,58 +13,58 @@ public struct Descriptor: RawRepresentable, Hashable, Sendable, CustomStringConv
     // MARK: Fields common to every descriptor
 
     /// Bit 0, `KVM_PTE_VALID`.
-    public static let valid = BitField(bit: 0)
+    @inlinable public static var valid: BitField { BitField(bit: 0) }
     /// Bit 1, `KVM_PTE_TYPE`: 1 = table (levels < 3) or page (level 3), 0 = block.
-    public static let type = BitField(bit: 1)
+    @inlinable public static var type: BitField { BitField(bit: 1) }
 
     // MARK: Stage-2 leaf attributes (`KVM_PTE_LEAF_ATTR_LO_S2_*`, `_HI_S2_*`)
 
     /// MemAttr[5:2] (`KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR`).
-    public static let memAttr = BitField(5, 2)
+    @inlinable public static var memAttr: BitField { BitField(5, 2) }
     /// S2AP[7:6]: bit 6 read (`KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R`), bit 7 write (`_S2AP_W`).
-    public static let s2ap = BitField(7, 6)
+    @inlinable public static var s2ap: BitField { BitField(7, 6) }
     /// S2AP bit 6, read permission.
-    public static let s2apR = BitField(bit: 6)
+    @inlinable public static var s2apR: BitField { BitField(bit: 6) }
     /// S2AP bit 7, write permission.
-    public static let s2apW = BitField(bit: 7)
+    @inlinable public static var s2apW: BitField { BitField(bit: 7) }
     /// SH[9:8] shareability (`KVM_PTE_LEAF_ATTR_LO_S2_SH`); OA[51:50] under LPA2 instead.
-    public static let sh = BitField(9, 8)
+    @inlinable public static var sh: BitField { BitField(9, 8) }
     /// AF, the access flag, bit 10 (`KVM_PTE_LEAF_ATTR_LO_S2_AF`, `_S1_AF`).
-    public static let af = BitField(bit: 10)
+    @inlinable public static var af: BitField { BitField(bit: 10) }
     /// nG, bit 11 (stage 1 only).
-    public static let nG = BitField(bit: 11)
+    @inlinable public static var nG: BitField { BitField(bit: 11) }
     /// DBM, dirty bit modifier, bit 51.
-    public static let dbm = BitField(bit: 51)
+    @inlinable public static var dbm: BitField { BitField(bit: 51) }
     /// Contiguous hint, bit 52.
-    public static let contiguous = BitField(bit: 52)
+    @inlinable public static var contiguous: BitField { BitField(bit: 52) }
     /// Stage-2 XN[54:53] (`KVM_PTE_LEAF_ATTR_HI_S2_XN`; bit 53 is XN[0] under FEAT_XNX).
-    public static let xn = BitField(54, 53)
+    @inlinable public static var xn: BitField { BitField(54, 53) }
     /// Software bits SW0..SW3 [58:55] (`KVM_PTE_LEAF_ATTR_HI_SW`).
-    public static let sw = BitField(58, 55)
+    @inlinable public static var sw: BitField { BitField(58, 55) }
     /// The lower leaf attributes [11:2] (`KVM_PTE_LEAF_ATTR_LO`).
-    public static let attrLo = BitField(11, 2)
+    @inlinable public static var attrLo: BitField { BitField(11, 2) }
     /// The upper leaf attributes [63:50] (`KVM_PTE_LEAF_ATTR_HI`).
-    public static let attrHi = BitField(63, 50)
+    @inlinable public static var attrHi: BitField { BitField(63, 50) }
 
     // MARK: Stage-1 (hyp) leaf attributes (`KVM_PTE_LEAF_ATTR_LO_S1_*`, `_HI_S1_*`)
 
     /// AttrIndx[4:2], the MAIR index (`KVM_PTE_LEAF_ATTR_LO_S1_ATTRIDX`).
-    public static let attrIndx = BitField(4, 2)
+    @inlinable public static var attrIndx: BitField { BitField(4, 2) }
     /// AP[7:6] (`KVM_PTE_LEAF_ATTR_LO_S1_AP`).
-    public static let ap = BitField(7, 6)
+    @inlinable public static var ap: BitField { BitField(7, 6) }
     /// GP, guarded page, bit 50 (`KVM_PTE_LEAF_ATTR_HI_S1_GP`).
-    public static let gp = BitField(bit: 50)
+    @inlinable public static var gp: BitField { BitField(bit: 50) }
     /// PXN, bit 53 (stage 1).
-    public static let pxn = BitField(bit: 53)
+    @inlinable public static var pxn: BitField { BitField(bit: 53) }
     /// XN / UXN, bit 54 (`KVM_PTE_LEAF_ATTR_HI_S1_XN`).
-    public static let s1xn = BitField(bit: 54)
+    @inlinable public static var s1xn: BitField { BitField(bit: 54) }
 
     // MARK: Invalid-entry annotations
 
     /// Owner id of an invalid entry [9:2] (`KVM_INVALID_PTE_OWNER_MASK`).
-    public static let ownerID = BitField(9, 2)
+    @inlinable public static var ownerID: BitField { BitField(9, 2) }
     /// Bit 10 of an invalid entry: a stage-2 entry locked for break-before-make (`KVM_INVALID_PTE_LOCKED`).
-    public static let locked = BitField(bit: 10)
+    @inlinable public static var locked: BitField { BitField(bit: 10) }
 
     // MARK: Access
 
