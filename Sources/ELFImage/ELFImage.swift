@@ -37,7 +37,8 @@ public enum ELFImage {
         let placement = try Placement(contents, file: file, mem: mem, createRegions: createRegions)
         try placement.apply(file: file, mem: mem)
         return LoadedImage(
-            path: file.name, kind: contents.kind, entry: contents.entry, segments: contents.segments, symbols: contents.symbols,
+            path: file.name, kind: contents.kind, entry: contents.entry, segments: contents.segments,
+            symbols: contents.symbols,
             registers: contents.registers.overridden(by: overrides))
     }
 
@@ -58,7 +59,8 @@ public enum ELFImage {
         throws(ELFImageError)
     {
         let regions = mem.regions
-        if let r = regions.first(where: { $0.end.rawValue > ImageContents.physicalAddressLimit || $0.end.rawValue == 0 }) {
+        if let r = regions.first(where: { $0.end.rawValue > ImageContents.physicalAddressLimit || $0.end.rawValue == 0 }
+        ) {
             throw .cannotSave(file: path, operation: "layout", reason: "region \(r) reaches beyond 52 bits")
         }
         if let probes = registers.probes, UInt64(probes.count) > ImageContents.maxProbes {

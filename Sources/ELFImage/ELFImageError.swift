@@ -71,7 +71,8 @@ public enum ELFImageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noLoadSegments(let f):
             return "\(f): no PT_LOAD segment"
         case .segmentPastEndOfFile(let f, let s, let o, let n, let size):
-            return "\(f): segment \(s): file bytes \(hex(o))+\(hex(n)) run past the end of the file (\(hex(size)) bytes)"
+            return
+                "\(f): segment \(s): file bytes \(hex(o))+\(hex(n)) run past the end of the file (\(hex(size)) bytes)"
         case .fileSizeExceedsMemorySize(let f, let s, let fs, let ms):
             return "\(f): segment \(s): p_filesz \(hex(fs)) > p_memsz \(hex(ms))"
         case .addressOverflow(let f, let s, let a, let n):

@@ -80,8 +80,9 @@ struct ImageContents {
         let placed = out.filter { $0.memorySize > 0 }.sorted { $0.physicalAddress < $1.physicalAddress }
         for (lower, upper) in zip(placed, placed.dropFirst())
         where upper.physicalAddress.rawValue < lower.physicalAddress.rawValue + lower.memorySize {
-            throw .overlappingSegments(file: name, segment: max(lower.index, upper.index),
-                                       other: min(lower.index, upper.index))
+            throw .overlappingSegments(
+                file: name, segment: max(lower.index, upper.index),
+                other: min(lower.index, upper.index))
         }
         return out
     }
@@ -98,7 +99,8 @@ struct ImageContents {
         }
         guard sectionCount > 0 || sectionHeaderOffset == 0 else {
             throw .truncatedHeader(
-                file: name, header: "section header table", reason: "e_shoff \(hex(sectionHeaderOffset)) is outside the file")
+                file: name, header: "section header table",
+                reason: "e_shoff \(hex(sectionHeaderOffset)) is outside the file")
         }
         let registerNames = Set(RegisterSymbol.allCases.map(\.rawValue))
         let symbolSize = gelf_fsize(file.elf, ELF_T_SYM, 1, clibelf_ev_current)
@@ -169,7 +171,8 @@ struct ImageContents {
         return regs
     }
 
-    /// The `size` (at most `8 * maxProbes`) bytes at link address `address`, which must lie inside one segment's `[p_vaddr, p_vaddr+p_memsz)`.
+    /// The `size` (at most `8 * maxProbes`) bytes at link address `address`, which must lie inside one
+    /// segment's `[p_vaddr, p_vaddr+p_memsz)`: its file bytes, then zeros.
     static func read(
         _ file: ELFFile, segments: [LoadedImage.Segment], symbol: String, address: UInt64, size: UInt64
     ) throws(ELFImageError) -> [UInt8] {

@@ -35,7 +35,9 @@ struct ImageWriter {
         guard fd >= 0 else { throw .cannotSave(file: path, operation: "mkstemp", reason: "errno \(errno)") }
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         do throws(ELFImageError) {
-            guard fchmod(fd, 0o644) == 0 else { throw .cannotSave(file: path, operation: "fchmod", reason: "errno \(errno)") }
+            guard fchmod(fd, 0o644) == 0 else {
+                throw .cannotSave(file: path, operation: "fchmod", reason: "errno \(errno)")
+            }
             let regs = HostBytes(registerPage.bytes)
             defer { regs.release() }
             var payloads: [Payload] = []
@@ -101,7 +103,8 @@ struct ImageWriter {
         }
         let symtab = try newSection(elf, name: symtabName, type: SHT_SYMTAB, bytes: syms.buffer, type: ELF_T_SYM)
         let strtabScn = try newSection(elf, name: strtabName, type: SHT_STRTAB, bytes: str.buffer, type: ELF_T_BYTE)
-        let shstrtabScn = try newSection(elf, name: shstrtabName, type: SHT_STRTAB, bytes: shstr.buffer, type: ELF_T_BYTE)
+        let shstrtabScn = try newSection(
+            elf, name: shstrtabName, type: SHT_STRTAB, bytes: shstr.buffer, type: ELF_T_BYTE)
         guard let symData = elf_getdata(symtab.scn, nil) else { throw libelfFailure("elf_getdata") }
         for (i, s) in registerPage.symbols.enumerated() {
             var sym = GElf_Sym()
@@ -155,7 +158,8 @@ struct ImageWriter {
 
     /// A new section holding `bytes` as one data block of `type`.
     private func newSection(
-        _ elf: OpaquePointer, name: UInt32, type sectionType: Int32, bytes: UnsafeMutableRawBufferPointer, type: Elf_Type
+        _ elf: OpaquePointer, name: UInt32, type sectionType: Int32, bytes: UnsafeMutableRawBufferPointer,
+        type: Elf_Type
     ) throws(ELFImageError) -> (scn: OpaquePointer, index: Int) {
         guard let scn = elf_newscn(elf) else { throw libelfFailure("elf_newscn") }
         guard let data = elf_newdata(scn) else { throw libelfFailure("elf_newdata") }
@@ -187,7 +191,9 @@ struct ImageWriter {
                     while done < n {
                         let w = pwrite(fd, p.source + at + done, n - done, off_t(p.offset) + off_t(at + done))
                         if w < 0 && errno == EINTR { continue }
-                        guard w > 0 else { throw .cannotSave(file: path, operation: "pwrite", reason: "errno \(errno)") }
+                        guard w > 0 else {
+                            throw .cannotSave(file: path, operation: "pwrite", reason: "errno \(errno)")
+                        }
                         done += w
                     }
                 }

@@ -51,8 +51,9 @@ struct Placement {
         let needed = Self.merge(
             joinTouching: false,
             segments.map {
-                Self.alignDown($0.physicalAddress.rawValue, Self.page)..<Self.alignUp(
-                    $0.physicalAddress.rawValue + $0.memorySize, Self.page)
+                Self.alignDown(
+                    $0.physicalAddress.rawValue, Self.page)..<Self.alignUp(
+                        $0.physicalAddress.rawValue + $0.memorySize, Self.page)
             })
         var regions: [NewRegion] = []
         for hole in Self.subtract(needed, existing) {
@@ -64,12 +65,16 @@ struct Placement {
                     let hi = Self.alignDown(min(pa + s.fileSize, hole.upperBound), Self.mapAlignment)
                     guard lo < hi else { continue }
                     windows.append(
-                        NewRegion(range: lo..<hi, backing: .file(path: path, offset: s.fileOffset + (lo - pa), shared: false)))
+                        NewRegion(
+                            range: lo..<hi, backing: .file(path: path, offset: s.fileOffset + (lo - pa), shared: false))
+                    )
                 }
             }
             var at = hole.lowerBound
             for w in windows.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
-                if at < w.range.lowerBound { regions.append(NewRegion(range: at..<w.range.lowerBound, backing: .anonymous)) }
+                if at < w.range.lowerBound {
+                    regions.append(NewRegion(range: at..<w.range.lowerBound, backing: .anonymous))
+                }
                 regions.append(w)
                 at = w.range.upperBound
             }
@@ -102,7 +107,8 @@ struct Placement {
                 let whole = s.physicalAddress.rawValue..<s.physicalAddress.rawValue + s.memorySize
                 for old in Self.intersect(whole, existing) {
                     do {
-                        saved.append((PhysAddr(old.lowerBound), try mem.read(PhysAddr(old.lowerBound), count: old.count)))
+                        saved.append(
+                            (PhysAddr(old.lowerBound), try mem.read(PhysAddr(old.lowerBound), count: old.count)))
                     } catch { throw .memory(file: file.name, error) }
                 }
             }
@@ -158,7 +164,8 @@ struct Placement {
     static func merge(joinTouching: Bool = true, _ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
         var out: [Range<UInt64>] = []
         for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !r.isEmpty {
-            if let last = out.last, r.lowerBound < last.upperBound || (joinTouching && r.lowerBound == last.upperBound) {
+            if let last = out.last, r.lowerBound < last.upperBound || (joinTouching && r.lowerBound == last.upperBound)
+            {
                 out[out.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
             } else {
                 out.append(r)

@@ -28,12 +28,21 @@ import Testing
             { .truncatedHeader(file: $0, header: "section header table", reason: "e_shoff 0x33a8 is outside the file") }
         ),
         ("no-load.elf", { .noLoadSegments(file: $0) }),
-        ("segment-past-eof.elf", { .segmentPastEndOfFile(file: $0, segment: 2, offset: 0x3000, size: 0x10_0000, fileSize: 0x33b0) }),
+        (
+            "segment-past-eof.elf",
+            { .segmentPastEndOfFile(file: $0, segment: 2, offset: 0x3000, size: 0x10_0000, fileSize: 0x33b0) }
+        ),
         ("filesz-gt-memsz.elf", { .fileSizeExceedsMemorySize(file: $0, segment: 1, fileSize: 0x40, memorySize: 0x10) }),
         ("overlapping.elf", { .overlappingSegments(file: $0, segment: 2, other: 1) }),
-        ("address-overflow.elf", { .addressOverflow(file: $0, segment: 2, address: 0xffff_ffff_ffff_fff8, size: 0x10) }),
+        (
+            "address-overflow.elf",
+            { .addressOverflow(file: $0, segment: 2, address: 0xffff_ffff_ffff_fff8, size: 0x10) }
+        ),
         ("beyond-52-bits.elf", { .addressBeyond52Bits(file: $0, segment: 2, address: (1 << 52) - 8, size: 0x10) }),
-        ("symbol-outside.elf", { .symbolOutsideLoadedMemory(file: $0, symbol: "s2_vttbr", address: 0x5000_0000, size: 8) }),
+        (
+            "symbol-outside.elf",
+            { .symbolOutsideLoadedMemory(file: $0, symbol: "s2_vttbr", address: 0x5000_0000, size: 8) }
+        ),
         (
             "probes-outside.elf",
             { .symbolOutsideLoadedMemory(file: $0, symbol: "probe_ipas", address: 0x4010_0028, size: 0x8000) }

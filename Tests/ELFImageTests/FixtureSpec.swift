@@ -51,7 +51,9 @@ struct FixtureSpec: Sendable {
     }
 
     var stage2Geometry: Geometry {
-        get throws { try Geometry.kernelStage2(granule: granule, ipaBits: lpa2 ? 52 : 40, oaBits: lpa2 ? 52 : 40, lpa2: lpa2) }
+        get throws {
+            try Geometry.kernelStage2(granule: granule, ipaBits: lpa2 ? 52 : 40, oaBits: lpa2 ? 52 : 40, lpa2: lpa2)
+        }
     }
     var hypGeometry: Geometry {
         get throws { try Geometry.kernelHyp(granule: granule, vaBits: 48, oaBits: lpa2 ? 52 : 40, lpa2: lpa2) }

@@ -48,7 +48,8 @@ import Testing
         let segment = try #require(image.segments.first { $0.physicalAddress == PhysAddr(FixtureSpec.s2Base) })
 
         let mem = try PhysMem(base: PhysAddr(FixtureSpec.s2Base), size: 0x10_0000)
-        let pool = try PagePool(mem: mem, base: PhysAddr(FixtureSpec.s2Base), size: 0x10_0000, pageShift: spec.granule.shift)
+        let pool = try PagePool(
+            mem: mem, base: PhysAddr(FixtureSpec.s2Base), size: 0x10_0000, pageShift: spec.granule.shift)
         let table = try Stage2Table(
             mm: pool, geometry: spec.stage2Geometry, flags: [.noFWB, .idmap], forcePTE: FixtureSpec.forcePTE)
         for op in spec.s2Ops {
@@ -59,7 +60,8 @@ import Testing
         }
         #expect(UInt64(pool.usedPages) * spec.granule.size == segment.memorySize)
         let count = Int(segment.memorySize)
-        #expect(try loaded.read(segment.physicalAddress, count: count) == mem.read(segment.physicalAddress, count: count))
+        #expect(
+            try loaded.read(segment.physicalAddress, count: count) == mem.read(segment.physicalAddress, count: count))
     }
 
     @Test(arguments: FixtureSpec.all.map(\.name))
@@ -70,12 +72,14 @@ import Testing
         let segment = try #require(image.segments.first { $0.physicalAddress == PhysAddr(FixtureSpec.hypBase) })
 
         let mem = try PhysMem(base: PhysAddr(FixtureSpec.hypBase), size: 0x10_0000)
-        let pool = try PagePool(mem: mem, base: PhysAddr(FixtureSpec.hypBase), size: 0x10_0000, pageShift: spec.granule.shift)
+        let pool = try PagePool(
+            mem: mem, base: PhysAddr(FixtureSpec.hypBase), size: 0x10_0000, pageShift: spec.granule.shift)
         let table = try HypTable(mm: pool, geometry: spec.hypGeometry)
         for op in spec.hypOps { try table.map(op.va, size: op.size, phys: op.phys, prot: op.prot) }
         #expect(UInt64(pool.usedPages) * spec.granule.size == segment.memorySize)
         let count = Int(segment.memorySize)
-        #expect(try loaded.read(segment.physicalAddress, count: count) == mem.read(segment.physicalAddress, count: count))
+        #expect(
+            try loaded.read(segment.physicalAddress, count: count) == mem.read(segment.physicalAddress, count: count))
     }
 
     @Test(arguments: FixtureSpec.all.map(\.name))
@@ -86,7 +90,8 @@ import Testing
         let vtcr = try #require(image.registers.vtcr)
         let vttbr = try #require(image.registers.vttbr)
         for (ipa, outcome) in spec.probes {
-            #expect(try Self.walk(mem, vtcr: vtcr, vttbr: vttbr, ipa: ipa) == outcome, "probe 0x\(String(ipa, radix: 16))")
+            #expect(
+                try Self.walk(mem, vtcr: vtcr, vttbr: vttbr, ipa: ipa) == outcome, "probe 0x\(String(ipa, radix: 16))")
         }
     }
 

@@ -13,7 +13,10 @@ import Testing
         #expect(image.kind == .executable)
         #expect(image.path == path)
         #expect(image.segments.map(\.index) == [0, 1, 2])
-        #expect(image.segments.map(\.physicalAddress) == [PhysAddr(0x4008_0000), PhysAddr(0x4010_0000), PhysAddr(0x8000_0000)])
+        #expect(
+            image.segments.map(\.physicalAddress) == [
+                PhysAddr(0x4008_0000), PhysAddr(0x4010_0000), PhysAddr(0x8000_0000),
+            ])
         #expect(image.segments.map(\.fileSize) == [8, 0x40, 0x10])
         #expect(image.segments.map(\.memorySize) == [8, 0x3040, 0x10])
         // Regions: each segment's pages, rounded out to 4 KiB.
@@ -94,4 +97,3 @@ import Testing
         }
     }
 }
-

@@ -9,7 +9,8 @@ import Testing
     }
 
     @Test func mergeJoinsTouchingRanges() {
-        #expect(Placement.merge([0x3000..<0x4000, 0x1000..<0x2000, 0x2000..<0x2800]) == [0x1000..<0x2800, 0x3000..<0x4000])
+        #expect(
+            Placement.merge([0x3000..<0x4000, 0x1000..<0x2000, 0x2000..<0x2800]) == [0x1000..<0x2800, 0x3000..<0x4000])
     }
 
     @Test func mergeCanKeepTouchingRangesApart() {
