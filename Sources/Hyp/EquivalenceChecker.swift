@@ -164,9 +164,8 @@ public final class EquivalenceChecker {
         let g = m.host.geometry
         if l.pte.isValid {
             let size = g.granule.levelSize(l.level)
-            let oa = l.pte.outputAddress(granule: g.granule, format: g.format) + (p & (size - 1) & ~0xfff)
-            let attrs = l.pte.rawValue & (Descriptor.attrLo.mask | Descriptor.attrHi.mask) & ~PageStateLayout.protMask.mask
-            return Descriptor.leaf(oa, attributes: attrs, level: Granule.lastLevel, granule: g.granule, format: g.format).rawValue
+            let page = PageLeafCollector.narrow(l.pte, entryStart: p & ~(size - 1), page: p, geometry: g)
+            return page.rawValue & ~PageStateLayout.protMask.mask
         }
         if l.pte.rawValue == 0 {
             let prot = m.memoryMap.isMemory(p) ? PKVMMachine.hostMemProt : PKVMMachine.hostMMIOProt
@@ -176,22 +175,51 @@ public final class EquivalenceChecker {
         return l.pte.rawValue
     }
 
+    /// What one machine says about one page, read with one host and one hyp leaf walk.
+    struct PageFacts: Equatable {
+        var hostLeaf: UInt64
+        var hostLevel: Int
+        var hypLeaf: UInt64
+        var host: PageState?
+        var hyp: PageState?
+        var count: UInt32
+        var effective: UInt64
+
+        /// Equal as far as the comparison goes (the raw host leaf and its level may differ).
+        func agrees(_ o: PageFacts) -> Bool {
+            host == o.host && hyp == o.hyp && count == o.count && effective == o.effective && hypLeaf == o.hypLeaf
+        }
+    }
+
+    func facts(_ m: PKVMMachine, _ p: UInt64) -> PageFacts {
+        let hl = try? m.host.getLeaf(p)
+        let raw = hl?.pte.rawValue ?? ~0
+        var eff = raw
+        if let l = hl, l.pte.isValid {
+            let g = m.host.geometry
+            let size = g.granule.levelSize(l.level)
+            eff = PageLeafCollector.narrow(l.pte, entryStart: p & ~(size - 1), page: p, geometry: g).rawValue
+        }
+        let yl = (try? m.hyp.getLeaf(m.hypVA(p)))?.pte ?? Descriptor(0)
+        return PageFacts(
+            hostLeaf: raw, hostLevel: hl?.level ?? -2, hypLeaf: yl.rawValue, host: hostState(m, raw, p),
+            hyp: StateCheckVisitor.state(.hyp, m.layout, m.memoryMap, yl, m.hypVA(p)), count: m.shareGuestCount(p >> 12),
+            effective: effective(m, eff, p))
+    }
+
     /// Compares one physical page in both machines; nil if equal, else both sides.
     func comparePage(_ p: UInt64) -> String? {
-        let hsA = a.hostState(p), hsB = b.hostState(p)
-        let ysA = a.hypState(p), ysB = b.hypState(p)
-        let cA = a.shareGuestCount(p >> 12), cB = b.shareGuestCount(p >> 12)
-        let hvA = Self.hostView(a, p), hvB = Self.hostView(b, p)
-        let yA = (try? a.hyp.getLeaf(a.hypVA(p)))?.pte.rawValue, yB = (try? b.hyp.getLeaf(b.hypVA(p)))?.pte.rawValue
+        let fa = facts(a, p), fb = facts(b, p)
         var inv: InvariantViolation?
         if checkInvariants { inv = a.checkInvariants(phys: p) ?? b.checkInvariants(phys: p) }
-        if hsA == hsB && ysA == ysB && cA == cB && hvA == hvB && yA == yB && inv == nil { return nil }
-        let hA = (try? a.host.getLeaf(p)).map { "\($0.pte) (level \($0.level))" } ?? "-"
-        let hB = (try? b.host.getLeaf(p)).map { "\($0.pte) (level \($0.level))" } ?? "-"
+        if fa.agrees(fb) && inv == nil { return nil }
         func s(_ x: PageState?) -> String { x.map { "\($0)" } ?? "reserved" }
-        var d = "  host state  \(s(hsA)) vs \(s(hsB)); hyp state \(s(ysA)) vs \(s(ysB)); guest share count \(cA) vs \(cB)\n"
-        d += "  host stage-2 leaf \(hA) vs \(hB) (effective 0x\(String(hvA, radix: 16)) vs 0x\(String(hvB, radix: 16)))\n"
-        d += "  hyp stage-1 leaf 0x\(String(yA ?? 0, radix: 16)) vs 0x\(String(yB ?? 0, radix: 16))"
+        func h(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+        var d = "  host state  \(s(fa.host)) vs \(s(fb.host)); hyp state \(s(fa.hyp)) vs \(s(fb.hyp)); "
+        d += "guest share count \(fa.count) vs \(fb.count)\n"
+        d += "  host stage-2 leaf \(h(fa.hostLeaf)) (level \(fa.hostLevel)) vs \(h(fb.hostLeaf)) (level \(fb.hostLevel))"
+        d += " (effective \(h(fa.effective)) vs \(h(fb.effective)))\n"
+        d += "  hyp stage-1 leaf \(h(fa.hypLeaf)) vs \(h(fb.hypLeaf))"
         if let inv { d += "\n  invariant: \(inv)" }
         return d
     }

@@ -73,17 +73,11 @@ extension PKVMMachine {
     /// (or the walk's / `check_range_allowed_memory`'s errno).
     func hostCheckPageStateRange(_ addr: UInt64, size: UInt64, _ state: PageState) -> Int32 {
         let end = addr &+ size
-        if storage == .pte || (config.deviceSharing && memoryMap.find(addr).region == nil) {
-            if storage == .vmemmap && memoryMap.rangeIsMemory(addr, end) == false
-                && memoryMap.find(end &- 1).region != nil
-            {
-                return -KernelErrno.EINVAL
-            }
-            var v = StateCheckVisitor(
-                regime: storage == .pte ? .host : .hostDevice, layout: layout, map: memoryMap, desired: state)
-            do { return try host.walk(addr, size: size, flags: .leaf, visitor: &v) } catch { return errno(error) }
-        }
+        if storage == .pte { return walkHostState(addr, size: size, .host, state) }
         let r = memoryMap.checkRangeAllowedMemory(addr, end)
+        if r == -KernelErrno.EPERM && config.deviceSharing && memoryMap.find(addr).region == nil {
+            return walkHostState(addr, size: size, .hostDevice, state)
+        }
         guard r == 0 else { return r }
         let want = UInt8(truncatingIfNeeded: layout.value(of: state))
         var a = addr
@@ -92,6 +86,12 @@ extension PKVMMachine {
             a &+= Self.page
         }
         return 0
+    }
+
+    /// `check_page_state_range` over the host stage-2: each leaf of the range must record `state`.
+    func walkHostState(_ addr: UInt64, size: UInt64, _ regime: StateCheckVisitor.Regime, _ state: PageState) -> Int32 {
+        var v = StateCheckVisitor(regime: regime, layout: layout, map: memoryMap, desired: state)
+        do { return try host.walk(addr, size: size, flags: .leaf, visitor: &v) } catch { return errno(error) }
     }
 
     /// `__host_set_page_state_range`. v6.14: map the range first if the host had no page there (NOPAGE),

@@ -11,6 +11,14 @@ struct PageLeafCollector: PgtableVisitor {
     let pages: Int
     let geometry: Geometry
 
+    /// The page descriptor for `page` inside the valid leaf `pte` that maps from `entryStart`.
+    static func narrow(_ pte: Descriptor, entryStart: UInt64, page: UInt64, geometry: Geometry) -> Descriptor {
+        let oa = pte.outputAddress(granule: geometry.granule, format: geometry.format) &+ ((page &- entryStart) & ~0xfff)
+        return Descriptor.leaf(
+            oa, attributes: pte.rawValue & (Descriptor.attrLo.mask | Descriptor.attrHi.mask), level: Granule.lastLevel,
+            granule: geometry.granule, format: geometry.format)
+    }
+
     mutating func visit(_ ctx: VisitContext, _ kind: WalkFlags) -> Int32 {
         let size = geometry.granule.levelSize(ctx.level)
         let entryStart = ctx.addr & ~(size &- 1)
@@ -20,11 +28,7 @@ struct PageLeafCollector: PgtableVisitor {
         while a < end {
             let i = Int((a &- start) >> 12)
             if pte.isValid {
-                let oa = pte.outputAddress(granule: geometry.granule, format: geometry.format) &+ (a &- entryStart)
-                out[i] = Descriptor.leaf(
-                    oa, attributes: pte.rawValue & (Descriptor.attrLo.mask | Descriptor.attrHi.mask), level: Granule.lastLevel,
-                    granule: geometry.granule, format: geometry.format
-                ).rawValue
+                out[i] = Self.narrow(pte, entryStart: entryStart, page: a, geometry: geometry).rawValue
             } else {
                 out[i] = pte.rawValue
             }
