@@ -16,6 +16,8 @@ public enum HypError: Error, Equatable, Sendable, CustomStringConvertible {
     case pgtable(PgtableError)
     /// `hyp_pool` ran dry while the model was being set up (the kernel would fail to initialise).
     case outOfPages(String)
+    /// An address given where the hypercall ABI takes a frame number is not page aligned.
+    case unaligned(UInt64)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum HypError: Error, Equatable, Sendable, CustomStringConvertible {
         case .memory(let m): return "emulated memory: \(m)"
         case .pgtable(let p): return "page table: \(p)"
         case .outOfPages(let s): return "hyp_pool exhausted: \(s)"
+        case .unaligned(let a): return "address 0x\(String(a, radix: 16)) is not page aligned"
         }
     }
 }

@@ -132,6 +132,13 @@ public final class PKVMMachine: @unchecked Sendable {
 
     // MARK: helpers
 
+    /// The frame number of a page-aligned address (`hyp_phys_to_pfn`), for callers that take addresses.
+    /// - Throws: `HypError.unaligned` if `address` is not 4 KiB aligned (the ABI cannot express it).
+    public static func pfn(ofAddress address: UInt64) throws(HypError) -> UInt64 {
+        guard address & 0xfff == 0 else { throw .unaligned(address) }
+        return address >> 12
+    }
+
     /// Hyp VA of a physical address (`__hyp_va`).
     @inlinable
     public func hypVA(_ phys: UInt64) -> UInt64 { phys &- config.hypPhysVirtOffset }

@@ -179,6 +179,8 @@ final class PKVMMachineTests: XCTestCase {
         for s in HostStateStorage.allCases {
             let m = try machine(s)
             XCTAssertEqual(m.hostDonateHyp(pfn: 0x40600, pages: 1), 0)
+            XCTAssertEqual(m.createGuest(vmPFN: 0x40400, pgdPFN: 0x40402), 0x1000)
+            let straddle = s == .pte ? -KernelErrno.EPERM : -KernelErrno.EINVAL
             let before = try m.mem.read(PhysAddr(0x4000_0000), count: 64 << 20)
             let outOfIPA = s == .pte ? -KernelErrno.ERANGE : -KernelErrno.EPERM
             let cases: [(String, Int32, Int32)] = [
@@ -190,11 +192,22 @@ final class PKVMMachineTests: XCTestCase {
                 ("unshare_ffa owned", m.hostUnshareFFA(pfn: 0x40000, pages: 4), -KernelErrno.EPERM),
                 ("unknown guest", m.hostShareGuest(pfn: 0x40000, gfn: 0, guest: 0x1005, prot: .r), -KernelErrno.EINVAL),
                 ("unknown guest wrprotect", m.hostWrprotectGuest(gfn: 0, guest: 7), -KernelErrno.EINVAL),
+                ("guest IPA beyond 40 bits", m.hostShareGuest(pfn: 0x40000, gfn: 1 << 30, guest: 0x1000, prot: .r), -KernelErrno.ERANGE),
+                ("unshare_guest IPA beyond 40 bits", m.hostUnshareGuest(gfn: 1 << 30, guest: 0x1000), -KernelErrno.ERANGE),
+                ("share_guest of MMIO", m.hostShareGuest(pfn: 0x9000, gfn: 1, guest: 0x1000, prot: .r), -KernelErrno.EPERM),
+                ("share_guest prot with SW bits", m.hostShareGuest(pfn: 0x40000, gfn: 1, guest: 0x1000, prot: .sw0), -KernelErrno.EINVAL),
+                ("relax_perms DEVICE", m.hostRelaxPermsGuest(gfn: 1, guest: 0x1000, prot: .device), -KernelErrno.EINVAL),
+                ("straddling RAM/MMIO FF-A", m.hostShareFFA(pfn: 0x3ffff, pages: 2), straddle),
+                ("hyp donate of hyp-unmapped range", m.hypDonateHost(pfn: 0x40600, pages: 2), -KernelErrno.EPERM),
                 ("fault on a hyp-owned (annotated) page", m.hostFault(0x43D8_0000), -KernelErrno.EPERM),
             ]
             for (what, got, want) in cases { XCTAssertEqual(got, want, "\(s) \(what)") }
             let after = try m.mem.read(PhysAddr(0x4000_0000), count: 64 << 20)
             XCTAssertTrue(before == after, "\(s): memory changed")
         }
+        XCTAssertThrowsError(try PKVMMachine.pfn(ofAddress: 0x4000_0010)) { e in
+            XCTAssertEqual(e as? HypError, .unaligned(0x4000_0010))
+        }
+        XCTAssertEqual(try PKVMMachine.pfn(ofAddress: 0x4000_1000), 0x40001)
     }
 }
