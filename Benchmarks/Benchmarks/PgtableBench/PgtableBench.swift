@@ -34,6 +34,20 @@ let benchmarks: @Sendable () -> Void = {
         } setup: {
             try Fixture.mapped(shape, bytes: gib)
         }
+        Benchmark("translate \(shape)", configuration: lookup) { benchmark, fx in
+            let r = fx.regime
+            let mem = fx.mem
+            let a = fx.addresses
+            let mask = a.count - 1
+            var j = fx.cursor
+            for _ in benchmark.scaledIterations {
+                blackHole(r.translate(a[j], .read, in: mem))
+                j = (j &+ 1) & mask
+            }
+            fx.cursor = j
+        } setup: {
+            try Fixture.lookups(shape, bytes: gib)
+        }
         Benchmark("get_leaf \(shape)", configuration: lookup) { benchmark, fx in
             let t = fx.table
             let a = fx.addresses
@@ -85,10 +99,11 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("map 1GiB \(k4) single calls") { benchmark, fx in
         do {
             try fx.reset()
+            let t = fx.table
             benchmark.startMeasurement()
             var a = Fixture.mapBase
             while a < Fixture.mapBase + gib {
-                try fx.table.map(a, size: 4096, phys: a, prot: [.r, .w])
+                try t.map(a, size: 4096, phys: a, prot: [.r, .w])
                 a += 4096
             }
             benchmark.stopMeasurement()
@@ -100,9 +115,10 @@ let benchmarks: @Sendable () -> Void = {
         do {
             fx.cursor ^= 1
             let shift = UInt64(fx.cursor) * gib
+            let t = fx.table
             var a = Fixture.mapBase
             while a < Fixture.mapBase + gib {
-                try fx.table.map(a, size: 4096, phys: a + shift, prot: [.r, .w])
+                try t.map(a, size: 4096, phys: a + shift, prot: [.r, .w])
                 a += 4096
             }
         } catch { benchmark.error("map: \(error)") }
@@ -161,10 +177,11 @@ let benchmarks: @Sendable () -> Void = {
             do {
                 try fx.table.wrprotect(Fixture.mapBase, size: gib)
                 let page = shape.granule.size
+                let t = fx.table
                 benchmark.startMeasurement()
                 var a = Fixture.mapBase
                 while a < Fixture.mapBase + gib {
-                    try fx.table.relaxPerms(a, prot: [.r, .w])
+                    try t.relaxPerms(a, prot: [.r, .w])
                     a += page
                 }
                 benchmark.stopMeasurement()

@@ -8,7 +8,7 @@ let scalingSizes: [(name: String, bytes: UInt64)] = [
     ("1MiB", 1 << 20), ("64MiB", 64 << 20), ("1GiB", 1 << 30), ("16GiB", 16 << 30), ("64GiB", 64 << 30),
 ]
 
-/// How cost grows with the mapped size: lookups (floor and get_leaf on 2^20 random addresses spread over
+/// How cost grows with the mapped size: lookups (floor, translate and get_leaf on 2^20 random addresses over
 /// the whole mapping), a one-call map into an empty table, and a full-tree visit, all 4K pages, 4 levels.
 func registerScaling() {
     let shape = Shape(.k4, levels: 4)
@@ -28,7 +28,21 @@ func registerScaling() {
             }
             fx.cursor = j
         } setup: {
-            try Fixture.mapped(shape, bytes: bytes, addressCount: 1 << 20)
+            try Fixture.lookups(shape, bytes: bytes, addressCount: 1 << 20)
+        }
+        Benchmark("scale translate \(name)", configuration: lookup) { benchmark, fx in
+            let r = fx.regime
+            let mem = fx.mem
+            let a = fx.addresses
+            let mask = a.count - 1
+            var j = fx.cursor
+            for _ in benchmark.scaledIterations {
+                blackHole(r.translate(a[j], .read, in: mem))
+                j = (j &+ 1) & mask
+            }
+            fx.cursor = j
+        } setup: {
+            try Fixture.lookups(shape, bytes: bytes, addressCount: 1 << 20)
         }
         Benchmark("scale get_leaf \(name)", configuration: lookup) { benchmark, fx in
             let t = fx.table
@@ -41,7 +55,7 @@ func registerScaling() {
             }
             fx.cursor = j
         } setup: {
-            try Fixture.mapped(shape, bytes: bytes, addressCount: 1 << 20)
+            try Fixture.lookups(shape, bytes: bytes, addressCount: 1 << 20)
         }
         Benchmark("scale map \(name)", configuration: long) { benchmark, fx in
             do {

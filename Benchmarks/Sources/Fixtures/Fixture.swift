@@ -49,6 +49,13 @@ public final class Fixture: @unchecked Sendable {
         return f
     }
 
+    /// A fixture with `bytes` mapped and its lookup addresses checked (see `checkLookups`).
+    public static func lookups(_ shape: Shape, bytes: UInt64, addressCount: Int = 4096) throws -> Fixture {
+        let f = try mapped(shape, bytes: bytes, addressCount: addressCount)
+        try f.checkLookups()
+        return f
+    }
+
     /// Fills `addresses` with `count` page-aligned addresses drawn uniformly from `[mapBase, mapBase+bytes)`.
     public func randomAddresses(in bytes: UInt64, count: Int) {
         addresses.deallocate()
@@ -70,6 +77,22 @@ public final class Fixture: @unchecked Sendable {
     public func reset() throws {
         try table.destroy()
         table = try Stage2Table(mm: pool, geometry: shape.geometry, forcePTE: Fixture.forcePTE(shape.blocks))
+    }
+
+    /// The architectural regime (VTCR_EL2/VTTBR_EL2) of the table, for `translate`.
+    public var regime: TranslationRegime {
+        TranslationRegime(vtcr: table.geometry.vtcr.rawValue, vttbr: table.root.rawValue)
+    }
+
+    /// Checks that `translate` and `get_leaf` reach a valid leaf at every lookup address, so that the lookup
+    /// benchmarks time the successful walk.
+    public func checkLookups() throws {
+        let r = regime
+        for a in addresses {
+            guard case .success = r.translate(a, .read, in: mem), try table.getLeaf(a).pte.isValid else {
+                throw FixtureError.unmapped(a)
+            }
+        }
     }
 
     /// The raw-load floor for this fixture's tables.
@@ -136,4 +159,10 @@ public struct SplitMix64 {
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
     }
+}
+
+/// A fixture that does not look as the benchmark needs.
+public enum FixtureError: Error {
+    /// A lookup address the walk does not find mapped.
+    case unmapped(UInt64)
 }

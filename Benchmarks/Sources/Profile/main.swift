@@ -16,6 +16,12 @@ func run(_ workload: String, _ repeats: Int) throws {
     let gib: UInt64 = 1 << 30
     let k4 = Shape(.k4, levels: 4)
     switch workload {
+    case "translate":
+        let fx = try Fixture.lookups(k4, bytes: gib)
+        let r = fx.regime
+        var acc: UInt64 = 0
+        for _ in 0..<repeats { for a in fx.addresses { acc ^= r.translate(a, .read, in: fx.mem).result?.parAddress ?? 0 } }
+        sink(acc)
     case "floor", "get_leaf":
         let fx = try Fixture.mapped(k4, bytes: gib)
         let floor = fx.floor
@@ -31,13 +37,14 @@ func run(_ workload: String, _ repeats: Int) throws {
         let fx = try Fixture(shape: k4, poolBytes: k4.poolBytes(mapping: gib))
         for _ in 0..<repeats {
             try fx.reset()
+            let t = fx.table
             switch workload {
-            case "map": try fx.table.map(Fixture.mapBase, size: gib, phys: Fixture.mapBase, prot: [.r, .w])
-            case "set_owner": try fx.table.setOwner(Fixture.mapBase, size: gib, owner: 1)
+            case "map": try t.map(Fixture.mapBase, size: gib, phys: Fixture.mapBase, prot: [.r, .w])
+            case "set_owner": try t.setOwner(Fixture.mapBase, size: gib, owner: 1)
             default:
                 var a = Fixture.mapBase
                 while a < Fixture.mapBase + gib {
-                    try fx.table.map(a, size: 4096, phys: a, prot: [.r, .w])
+                    try t.map(a, size: 4096, phys: a, prot: [.r, .w])
                     a += 4096
                 }
             }
