@@ -30,11 +30,11 @@ import Testing
         let image = try ELFImage.load(path: Fixture.path(name + ".elf"), into: PhysMem())
         #expect(image.kind == .executable)
         #expect(image.entry == 0x4008_0000)
-        #expect(image.registers.vtcr == spec.vtcr)
-        #expect(image.registers.vttbr == FixtureSpec.s2Base)
-        #expect(image.registers.hypTCR == spec.hypTCR)
-        #expect(image.registers.hypTTBR0 == FixtureSpec.hypBase)
-        #expect(image.registers.probes == spec.probes.map(\.0))
+        #expect(
+            image.registers
+                == ImageRegisters(
+                    vtcr: spec.vtcr, vttbr: FixtureSpec.s2Base, hypTCR: spec.hypTCR, hypTTBR0: FixtureSpec.hypBase,
+                    probes: spec.probes.map(\.0)))
         // VTCR_EL2 is what kvm_get_vtcr builds for the geometry, plus RES1 bit 31.
         #expect(try spec.stage2Geometry.vtcr.rawValue | 1 << 31 == spec.vtcr)
         #expect(try Geometry(vtcr: VTCR(spec.vtcr)) == spec.stage2Geometry)

@@ -53,7 +53,7 @@ import Testing
         #expect(file == path)
         for (a, v) in words { #expect(try mem.read64(PhysAddr(a)) == v) }
         #expect(try mem.read64(PhysAddr(Self.ramBase + 0x2000_0000)) == 0)
-        #expect(image.registers.vttbr == Self.ramBase)
+        #expect(image.registers == ImageRegisters(vttbr: Self.ramBase))
         // Copy on write: writing memory never reaches the file.
         try mem.write64(PhysAddr(Self.ramBase), 0xdead)
         let again = PhysMem()
