@@ -131,6 +131,25 @@ final class Stage2ErrorTests: XCTestCase {
         XCTAssertEqual(f.pool.usedPages, 4)
     }
 
+    /// Unaligned ranges are not an error: kvm_pgtable_walk uses start = ALIGN_DOWN(addr, PAGE_SIZE) and
+    /// end = PAGE_ALIGN(start + size) (from the aligned start, so a range straddling a page boundary loses
+    /// its last page), and kvm_pgtable_stage2_map uses ALIGN_DOWN(phys, PAGE_SIZE).
+    func testUnalignedRangesAreAligned() throws {
+        let f = try TableFixture(granule: .k4, pages: 16)
+        let s2 = try makeTable(f)
+        try s2.map(0x8000_0800, size: 0x1000, phys: 0x9000_0abc, prot: .rw)
+        // [0x8000_1800, 0x8000_2800) → start 0x8000_1000, end 0x8000_2000: one page, not two.
+        try s2.map(0x8000_1800, size: 0x1000, phys: 0x9000_1800, prot: .rw)
+        try f.assertTable(0x4000_3000, granule: .k4, [
+            0x4000_3000: 0x0040_0000_9000_07db, 0x4000_3008: 0x0040_0000_9000_17db,
+        ])
+        // size 0: end == start, nothing is visited.
+        try s2.map(0x8000_4000, size: 0, phys: 0, prot: .rw)
+        try s2.unmap(0x8000_0fff, size: 1)
+        try f.assertTable(0x4000_3000, granule: .k4, [0x4000_3008: 0x0040_0000_9000_17db])
+        XCTAssertEqual(f.count(0x4000_3000), 2)
+    }
+
     /// stage2_set_prot_attr, kvm_pgtable_stage2_set_owner and the KVM_PGTABLE_S2_IDMAP check: -EINVAL,
     /// nothing changed.
     func testInvalidArguments() throws {
