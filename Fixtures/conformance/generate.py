@@ -314,6 +314,12 @@ def configs():
         vtcr_override=(8 | 1 << 31 | 2 << 6 | 0 << 14 | 5 << 16))
     add("4k-invalid-sl2-sl0", 4, 52, -1, ps=52, ds=True, probes=12,
         vtcr_override=(12 | 1 << 31 | 1 << 6 | 0 << 14 | 6 << 16 | 1 << 32 | 1 << 33))
+    # Reserved encodings with an IMPLEMENTATION DEFINED meaning: TG0 = 0b11 (QEMU walks it as 4K) and
+    # PS = 0b111 (QEMU bounds it by PARange, i.e. 52 bits)
+    add("4k-3l-39bit-reserved-tg0", 4, 39, 1, ps=40)
+    out[-1].vtcr_override = out[-1].vtcr() | 3 << 14
+    add("4k-3l-39bit-reserved-ps", 4, 39, 1, ps=48)
+    out[-1].vtcr_override = out[-1].vtcr() | 7 << 16
     return out
 
 
