@@ -29,6 +29,17 @@ let package = Package(
             ],
             path: "Benchmarks/PgtableBench",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "HypBench",
+            dependencies: [
+                .product(name: "Mem", package: "main"),
+                .product(name: "Pgtable", package: "main"),
+                .product(name: "Hyp", package: "main"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/HypBench",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
