@@ -52,7 +52,7 @@ struct ImageWriter {
             payloads.append(
                 Payload(
                     address: registerPage.base, size: UInt64(regs.count), flags: UInt32(PF_R | PF_W),
-                    source: regs.pointer))
+                    source: UnsafeRawPointer(regs.pointer)))
             try writeELF(fd: fd, payloads: &payloads)
             try writePayloads(fd: fd, payloads)
             guard fsync(fd) == 0 else { throw .cannotSave(file: path, operation: "fsync", reason: "errno \(errno)") }
@@ -209,19 +209,4 @@ struct ImageWriter {
     private func libelfFailure(_ operation: String) -> ELFImageError {
         .cannotSave(file: path, operation: operation, reason: ELFFile.lastError)
     }
-}
-
-/// A manually managed copy of some bytes whose address libelf keeps until `elf_update` has written them.
-struct HostBytes {
-    let buffer: UnsafeMutableRawBufferPointer
-
-    init(_ bytes: [UInt8]) {
-        buffer = .allocate(byteCount: max(bytes.count, 1), alignment: 16)
-        buffer.initializeMemory(as: UInt8.self, repeating: 0)
-        buffer.copyBytes(from: bytes)
-    }
-
-    var count: Int { buffer.count }
-    var pointer: UnsafeRawPointer { UnsafeRawPointer(buffer.baseAddress!) }
-    func release() { buffer.deallocate() }
 }

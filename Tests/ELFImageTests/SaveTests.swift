@@ -75,6 +75,23 @@ import Testing
         }
     }
 
+    @Test func registerSegmentMovesBelowMemoryAtTheTop() throws {
+        let dir = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mem = try PhysMem(base: PhysAddr(0xf_ffff_ffff_f000), size: 0x1000)
+        try mem.write64(PhysAddr(0xf_ffff_ffff_fff8), 7)
+        let regs = ImageRegisters(vtcr: 1, probes: (0..<600).map { UInt64($0) })
+        try ELFImage.save(mem, registers: regs, to: dir + "/top.elf")
+        let copy = PhysMem()
+        let image = try ELFImage.load(path: dir + "/top.elf", into: copy)
+        #expect(image.registers == regs)
+        // 5 + 600 words need two pages, placed right below the top region.
+        let vtcrAt: UInt64 = image.symbols["s2_vtcr"] ?? 0
+        #expect(vtcrAt == 0xf_ffff_ffff_d000)
+        #expect(copy.regions.map(\.base) == [PhysAddr(0xf_ffff_ffff_d000), PhysAddr(0xf_ffff_ffff_f000)])
+        #expect(try copy.read64(PhysAddr(0xf_ffff_ffff_fff8)) == 7)
+    }
+
     @Test func replacesAnExistingFileWhole() throws {
         let dir = try Self.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
