@@ -17,7 +17,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "Profile",
-            dependencies: ["Fixtures", .product(name: "Mem", package: "main"), .product(name: "Pgtable", package: "main")]
+            dependencies: [
+                "Fixtures", .product(name: "Mem", package: "main"), .product(name: "Pgtable", package: "main"),
+                .product(name: "Hyp", package: "main"),
+            ]
         ),
         .executableTarget(
             name: "PgtableBench",

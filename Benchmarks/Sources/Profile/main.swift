@@ -1,4 +1,5 @@
 import Fixtures
+import Hyp
 import Mem
 import Pgtable
 
@@ -68,6 +69,19 @@ func run(_ workload: String, _ repeats: Int) throws {
             _ = try fx.table.updateLeafAttributes(Fixture.mapBase, size: gib, set: Descriptor.s2apW.mask, clear: 0)
             try fx.table.wrprotect(Fixture.mapBase, size: gib)
         }
+    case "migrate":
+        // `repeats` GiB of host RAM.
+        let m = try PKVMMachine(
+            PKVMConfig(storage: .pte, ram: [MemoryMap.Region(base: 0x4000_0000, size: UInt64(repeats) << 30)]))
+        sink(UInt64(try m.migrateToVmemmap().clearedPTEs))
+    case "equivalence":
+        // `repeats` thousand steps on 2 x 256 MiB, 4 guests.
+        let ram = [
+            MemoryMap.Region(base: 0x4000_0000, size: 256 << 20), MemoryMap.Region(base: 0x1_0000_0000, size: 256 << 20),
+        ]
+        let c = try EquivalenceChecker(PKVMConfig(storage: .pte, ram: ram), PKVMConfig(storage: .vmemmap, ram: ram), guests: 4)
+        var g = c.generator(seed: 2026, hotPages: 4096)
+        print(c.run(steps: repeats * 1000, generator: &g))
     default:
         print("unknown workload \(workload)")
         exit(2)
