@@ -64,6 +64,20 @@ import Testing
         #expect(try mem.read(PhysAddr(0x4010_3040), count: 8) == [UInt8](repeating: 0xaa, count: 8))
     }
 
+    @Test func segmentStraddlingExistingRAMGetsOnlyTheMissingPages() throws {
+        let mem = try PhysMem(base: PhysAddr(0x4010_0000), size: 0x2000)
+        try mem.write(PhysAddr(0x4010_0000), bytes: [UInt8](repeating: 0xcc, count: 0x2000))
+        _ = try ELFImage.load(path: path, into: mem)
+        // Segment 1 covers 0x4010_0000..0x4010_3040: the RAM keeps its first two pages, a new region the rest.
+        #expect(
+            mem.regions.map(\.base) == [
+                PhysAddr(0x4008_0000), PhysAddr(0x4010_0000), PhysAddr(0x4010_2000), PhysAddr(0x8000_0000),
+            ])
+        #expect(mem.regions.map(\.size) == [0x1000, 0x2000, 0x2000, 0x1000])
+        #expect(try mem.read64(PhysAddr(0x4010_0020)) == 3)
+        #expect(try mem.read(PhysAddr(0x4010_0040), count: 0x3000) == [UInt8](repeating: 0, count: 0x3000))
+    }
+
     @Test func withoutCreatingRegionsMemoryMustBackEverySegment() throws {
         let mem = try PhysMem(base: PhysAddr(0x4000_0000), size: 0x20_0000)
         let before = try MemSnapshot(mem)
