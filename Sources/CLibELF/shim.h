@@ -8,9 +8,8 @@
 /* EV_CURRENT typed as elf_version() takes it. */
 static const unsigned int clibelf_ev_current = EV_CURRENT;
 
-/* GELF_ST_TYPE / GELF_ST_BIND / GELF_ST_INFO are function-like macros, which Swift does not import. */
+/* GELF_ST_TYPE / GELF_ST_INFO are function-like macros, which Swift does not import. */
 static inline unsigned char clibelf_st_type(unsigned char info) { return GELF_ST_TYPE(info); }
-static inline unsigned char clibelf_st_bind(unsigned char info) { return GELF_ST_BIND(info); }
 static inline unsigned char clibelf_st_info(unsigned char bind, unsigned char type) {
     return GELF_ST_INFO(bind, type);
 }
