@@ -63,6 +63,9 @@ public final class EquivalenceChecker {
     public var checkInvariants = true
     /// Steps between full comparisons.
     public var fullEvery = 10_000
+    /// Full comparisons done, and the time they took (to tell step throughput from full-check cost).
+    public private(set) var fullChecks = 0
+    public private(set) var fullCheckTime: Duration = .zero
 
     /// Builds both machines and the same guests in each (VM page and PGD donated from below `hotPFN`).
     /// - Throws: `HypError` if a machine cannot be built, or guest creation fails.
@@ -284,6 +287,11 @@ public final class EquivalenceChecker {
     /// invariants); the vmemmap refcount/order outside the host stage-2 pool; the hyp pool's bytes and all RAM
     /// outside the carve-out; and the whole-machine invariants.
     func fullCheck(step: Int, transition: Transition?) -> Divergence? {
+        let t0 = ContinuousClock.now
+        defer {
+            fullChecks += 1
+            fullCheckTime += ContinuousClock.now - t0
+        }
         let bufs = UnsafeMutablePointer<UInt64>.allocate(capacity: 4 * Self.chunk)
         defer { bufs.deallocate() }
         let (ha, ya, hb, yb) = (bufs, bufs + Self.chunk, bufs + 2 * Self.chunk, bufs + 3 * Self.chunk)

@@ -37,12 +37,16 @@ final class EquivalenceCheckerTests: XCTestCase {
             MemoryMap.Region(base: 0x4000_0000, size: mib << 20), MemoryMap.Region(base: 0x1_0000_0000, size: mib << 20),
         ]
         let c = try EquivalenceChecker(PKVMConfig(storage: .pte, ram: ram), PKVMConfig(storage: .vmemmap, ram: ram), guests: 4)
-        c.fullEvery = max(steps / 10, 1000)
+        c.fullEvery = Int(env["S2EMU_EQUIV_FULL_EVERY"] ?? "") ?? max(steps / 10, 1000)
+        c.checkInvariants = env["S2EMU_EQUIV_NO_INVARIANTS"] == nil
         var g = c.generator(seed: 2026, hotPages: 4096)
         let t0 = Date()
         let r = c.run(steps: steps, generator: &g)
         let dt = Date().timeIntervalSince(t0)
-        print("equivalence: \(r) in \(String(format: "%.2f", dt)) s (\(Int(Double(steps) / dt)) steps/s incl. full checks)")
+        let full = Double(c.fullCheckTime.components.seconds) + Double(c.fullCheckTime.components.attoseconds) * 1e-18
+        print(
+            "equivalence: \(r) in \(String(format: "%.2f", dt)) s: \(Int(Double(steps) / (dt - full))) steps/s compared per step, "
+                + "\(c.fullChecks) full checks in \(String(format: "%.2f", full)) s")
         XCTAssertEqual("\(r)", "equivalent over \(steps) steps")
     }
 
