@@ -48,13 +48,11 @@ struct Placement {
             newRegions = []
             return
         }
-        let needed = Self.merge(
-            joinTouching: false,
-            segments.map {
-                Self.alignDown(
-                    $0.physicalAddress.rawValue, Self.page)..<Self.alignUp(
-                        $0.physicalAddress.rawValue + $0.memorySize, Self.page)
-            })
+        let pages = segments.map { s -> Range<UInt64> in
+            let pa = s.physicalAddress.rawValue
+            return Self.alignDown(pa, Self.page)..<Self.alignUp(pa + s.memorySize, Self.page)
+        }
+        let needed = Self.merge(joinTouching: false, pages)
         var regions: [NewRegion] = []
         for hole in Self.subtract(needed, existing) {
             var windows: [NewRegion] = []
