@@ -69,6 +69,7 @@ final class QEMUConformanceTests: XCTestCase {
             let recorded = try Self.answers(url.deletingPathExtension().appendingPathExtension("qemu"))
             XCTAssertEqual(recorded.map(\.ipa), ipas, "\(url.lastPathComponent): probe list and QEMU's answers differ")
             let regime = TranslationRegime(vtcr: vtcr, vttbr: vttbr)
+            let before = try mem.regions.map { try mem.read($0.base, count: Int($0.size)) }
             // In probe order, read then write, as the EL2 program ran them (HA updates carry over).
             for a in recorded {
                 for (write, par) in [(false, a.read), (true, a.write)] {
@@ -82,6 +83,17 @@ final class QEMUConformanceTests: XCTestCase {
                     }
                     mismatches.append(
                         "\(url.lastPathComponent) ipa 0x\(String(a.ipa, radix: 16)) \(write ? "W" : "R"): \(m)")
+                }
+            }
+            // The walk wrote nothing but the access flag, and that only under VTCR_EL2.HA (AT instructions
+            // never set the dirty state).
+            let after = try mem.regions.map { try mem.read($0.base, count: Int($0.size)) }
+            for (old, new) in zip(before, after) where old != new {
+                XCTAssertTrue(regime.ha, "\(url.lastPathComponent): memory changed without HA")
+                for i in stride(from: 0, to: old.count, by: 8) {
+                    let o = old[i..<i + 8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    let n = new[i..<i + 8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    XCTAssertEqual((o ^ n) & ~(1 << 10), 0, "\(url.lastPathComponent): word \(i) changed beyond AF")
                 }
             }
         }
