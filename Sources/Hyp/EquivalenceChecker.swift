@@ -1,10 +1,11 @@
+import Mem
+import Pgtable
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Mem
-import Pgtable
 
 /// The first place two machines disagree.
 public struct Divergence: Sendable, CustomStringConvertible {
@@ -85,7 +86,8 @@ public final class EquivalenceChecker {
         let g = a.host.geometry
         func bits(_ p: Prot) -> UInt64 {
             let attrs = (try? Stage2Attributes.attributes(for: p, fwb: false, lpa2: g.lpa2)) ?? 0
-            return Descriptor.leaf(0, attributes: attrs, level: Granule.lastLevel, granule: g.granule, format: g.format).rawValue
+            return Descriptor.leaf(0, attributes: attrs, level: Granule.lastLevel, granule: g.granule, format: g.format)
+                .rawValue
         }
         defaultMem = bits(PKVMMachine.hostMemProt)
         defaultMMIO = bits(PKVMMachine.hostMMIOProt)
@@ -131,15 +133,27 @@ public final class EquivalenceChecker {
             if (ra == 0 || ra == -KernelErrno.EAGAIN) != (rb == 0 || rb == -KernelErrno.EAGAIN)
                 || (ra != 0 && ra != -KernelErrno.EAGAIN && ra != rb)
             {
-                return (ra, Divergence(step: i, transition: t, page: nil, detail: "return \(KernelErrno.name(ra)) vs \(KernelErrno.name(rb))"))
+                return (
+                    ra,
+                    Divergence(
+                        step: i, transition: t, page: nil,
+                        detail: "return \(KernelErrno.name(ra)) vs \(KernelErrno.name(rb))")
+                )
             }
         } else if ra != rb {
-            return (ra, Divergence(step: i, transition: t, page: nil, detail: "return \(KernelErrno.name(ra)) vs \(KernelErrno.name(rb))"))
+            return (
+                ra,
+                Divergence(
+                    step: i, transition: t, page: nil,
+                    detail: "return \(KernelErrno.name(ra)) vs \(KernelErrno.name(rb))")
+            )
         }
         if let (first, count) = t.physPages {
             var p = first
             while p < first &+ min(count, 16) {
-                if let d = comparePage(p << 12) { return (ra, Divergence(step: i, transition: t, page: p << 12, detail: d)) }
+                if let d = comparePage(p << 12) {
+                    return (ra, Divergence(step: i, transition: t, page: p << 12, detail: d))
+                }
                 p &+= 1
             }
         }
@@ -173,7 +187,9 @@ public final class EquivalenceChecker {
         if l.pte.rawValue == 0 {
             let prot = m.memoryMap.isMemory(p) ? PKVMMachine.hostMemProt : PKVMMachine.hostMMIOProt
             let attrs = (try? Stage2Attributes.attributes(for: prot, fwb: false, lpa2: g.lpa2)) ?? 0
-            return Descriptor.leaf(p & ~0xfff, attributes: attrs, level: Granule.lastLevel, granule: g.granule, format: g.format).rawValue
+            return Descriptor.leaf(
+                p & ~0xfff, attributes: attrs, level: Granule.lastLevel, granule: g.granule, format: g.format
+            ).rawValue
         }
         return l.pte.rawValue
     }
@@ -206,13 +222,15 @@ public final class EquivalenceChecker {
         let yl = (try? m.hyp.getLeaf(m.hypVA(p)))?.pte ?? Descriptor(0)
         return PageFacts(
             hostLeaf: raw, hostLevel: hl?.level ?? -2, hypLeaf: yl.rawValue, host: hostState(m, raw, p),
-            hyp: StateCheckVisitor.state(.hyp, m.layout, m.memoryMap, yl, m.hypVA(p)), count: m.shareGuestCount(p >> 12),
+            hyp: StateCheckVisitor.state(.hyp, m.layout, m.memoryMap, yl, m.hypVA(p)),
+            count: m.shareGuestCount(p >> 12),
             effective: effective(m, eff, p))
     }
 
     /// Compares one physical page in both machines; nil if equal, else both sides.
     func comparePage(_ p: UInt64) -> String? {
-        let fa = facts(a, p), fb = facts(b, p)
+        let fa = facts(a, p)
+        let fb = facts(b, p)
         var inv: InvariantViolation?
         if checkInvariants { inv = a.checkInvariants(phys: p) ?? b.checkInvariants(phys: p) }
         if fa.agrees(fb) && inv == nil { return nil }
@@ -220,7 +238,8 @@ public final class EquivalenceChecker {
         func h(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         var d = "  host state  \(s(fa.host)) vs \(s(fb.host)); hyp state \(s(fa.hyp)) vs \(s(fb.hyp)); "
         d += "guest share count \(fa.count) vs \(fb.count)\n"
-        d += "  host stage-2 leaf \(h(fa.hostLeaf)) (level \(fa.hostLevel)) vs \(h(fb.hostLeaf)) (level \(fb.hostLevel))"
+        d +=
+            "  host stage-2 leaf \(h(fa.hostLeaf)) (level \(fa.hostLevel)) vs \(h(fb.hostLeaf)) (level \(fb.hostLevel))"
         d += " (effective \(h(fa.effective)) vs \(h(fb.effective)))\n"
         d += "  hyp stage-1 leaf \(h(fa.hypLeaf)) vs \(h(fb.hypLeaf))"
         if let inv { d += "\n  invariant: \(inv)" }
@@ -230,10 +249,13 @@ public final class EquivalenceChecker {
     /// Compares one guest page (its stage-2 leaf and state).
     func compareGuestPage(_ h: UInt32, _ ipa: UInt64) -> String? {
         guard let ga = a.guest(h), let gb = b.guest(h) else { return nil }
-        let la = try? ga.s2.getLeaf(ipa), lb = try? gb.s2.getLeaf(ipa)
-        let sa = a.guestState(ga, ipa: ipa).state, sb = b.guestState(gb, ipa: ipa).state
+        let la = try? ga.s2.getLeaf(ipa)
+        let lb = try? gb.s2.getLeaf(ipa)
+        let sa = a.guestState(ga, ipa: ipa).state
+        let sb = b.guestState(gb, ipa: ipa).state
         if la?.pte == lb?.pte && la?.level == lb?.level && sa == sb { return nil }
-        return "  guest 0x\(String(h, radix: 16)) state \(sa.map { "\($0)" } ?? "reserved") vs \(sb.map { "\($0)" } ?? "reserved"); "
+        return
+            "  guest 0x\(String(h, radix: 16)) state \(sa.map { "\($0)" } ?? "reserved") vs \(sb.map { "\($0)" } ?? "reserved"); "
             + "stage-2 leaf \(la.map { "\($0.pte)" } ?? "-") vs \(lb.map { "\($0.pte)" } ?? "-")"
     }
 
@@ -257,13 +279,16 @@ public final class EquivalenceChecker {
 
     /// Fills `out` with the host stage-2 and hyp stage-1 leaves of the `chunk` pages from `base` (see
     /// `PageLeafCollector`).
-    func collect(_ m: PKVMMachine, _ base: UInt64, host out: UnsafeMutablePointer<UInt64>, hyp hout: UnsafeMutablePointer<UInt64>) {
+    func collect(
+        _ m: PKVMMachine, _ base: UInt64, host out: UnsafeMutablePointer<UInt64>, hyp hout: UnsafeMutablePointer<UInt64>
+    ) {
         out.initialize(repeating: 0, count: Self.chunk)
         hout.initialize(repeating: 0, count: Self.chunk)
         var v = PageLeafCollector(start: base, out: out, pages: Self.chunk, geometry: m.host.geometry)
         _ = try? m.host.walk(base, size: UInt64(Self.chunk) << 12, flags: .leaf, visitor: &v)
         var h = PageLeafCollector(start: m.hypVA(base), out: hout, pages: Self.chunk, geometry: m.hyp.geometry)
-        _ = try? m.hyp.pgt.walk(mem: m.mem, addr: m.hypVA(base), size: UInt64(Self.chunk) << 12, flags: .leaf, visitor: &h)
+        _ = try? m.hyp.pgt.walk(
+            mem: m.mem, addr: m.hypVA(base), size: UInt64(Self.chunk) << 12, flags: .leaf, visitor: &h)
     }
 
     /// The effective host page descriptor of a collected leaf (see `hostView`).
@@ -276,7 +301,8 @@ public final class EquivalenceChecker {
     /// The host state of page `p` given its collected leaf.
     func hostState(_ m: PKVMMachine, _ raw: UInt64, _ p: UInt64) -> PageState? {
         if m.hostStateInPTE(p) {
-            return StateCheckVisitor.state(m.storage == .pte ? .host : .hostDevice, m.layout, m.memoryMap, Descriptor(raw), p)
+            return StateCheckVisitor.state(
+                m.storage == .pte ? .host : .hostDevice, m.layout, m.memoryMap, Descriptor(raw), p)
         }
         guard let v = m.vmemmap.hostState(p >> 12) else { return .noPage }
         return m.layout.state(ofValue: UInt64(v))
@@ -295,8 +321,10 @@ public final class EquivalenceChecker {
         let bufs = UnsafeMutablePointer<UInt64>.allocate(capacity: 4 * Self.chunk)
         defer { bufs.deallocate() }
         let (ha, ya, hb, yb) = (bufs, bufs + Self.chunk, bufs + 2 * Self.chunk, bufs + 3 * Self.chunk)
-        let poolStart = a.hostPool.rangeStart.rawValue >> 12, poolEnd = a.hostPool.rangeEnd.rawValue >> 12
-        let (ta, ia) = a.guestBorrowCounts(), (tb, ib) = b.guestBorrowCounts()
+        let poolStart = a.hostPool.rangeStart.rawValue >> 12
+        let poolEnd = a.hostPool.rangeEnd.rawValue >> 12
+        let (ta, ia) = a.guestBorrowCounts()
+        let (tb, ib) = b.guestBorrowCounts()
         if checkInvariants, let v = ia ?? ib {
             return Divergence(step: step, transition: transition, page: v.phys, detail: "  invariant: \(v)")
         }
@@ -308,9 +336,12 @@ public final class EquivalenceChecker {
                 for i in 0..<min(Self.chunk, Int((r.end - base) >> 12)) {
                     let p = base + UInt64(i) << 12
                     let pfn = p >> 12
-                    let sa = hostState(a, ha[i], p), sb = hostState(b, hb[i], p)
-                    let ca = a.shareGuestCount(pfn), cb = b.shareGuestCount(pfn)
-                    let differs = sa != sb || ca != cb || ya[i] != yb[i] || effective(a, ha[i], p) != effective(b, hb[i], p)
+                    let sa = hostState(a, ha[i], p)
+                    let sb = hostState(b, hb[i], p)
+                    let ca = a.shareGuestCount(pfn)
+                    let cb = b.shareGuestCount(pfn)
+                    let differs =
+                        sa != sb || ca != cb || ya[i] != yb[i] || effective(a, ha[i], p) != effective(b, hb[i], p)
                     let pristine = sa == .owned && ya[i] & 1 == 0 && ca == 0 && a.ffaShared[pfn] == nil && ta[p] == nil
                     if differs || !pristine, let d = comparePage(p) {
                         return Divergence(step: step, transition: transition, page: p, detail: d)
@@ -318,22 +349,30 @@ public final class EquivalenceChecker {
                     if checkInvariants && !pristine && (ta[p, default: 0] != ca || tb[p, default: 0] != cb) {
                         return Divergence(
                             step: step, transition: transition, page: p,
-                            detail: "  invariant: host_share_guest_count \(ca)/\(cb) but \(ta[p, default: 0])/\(tb[p, default: 0]) guest mapping(s)")
+                            detail:
+                                "  invariant: host_share_guest_count \(ca)/\(cb) but \(ta[p, default: 0])/\(tb[p, default: 0]) guest mapping(s)"
+                        )
                     }
                     if poolStart <= pfn && pfn < poolEnd { continue }
-                    let oa = a.vmemmap.order(pfn), ob = b.vmemmap.order(pfn)
-                    let noA = oa == a.vmemmap.layout.noOrder, noB = ob == b.vmemmap.layout.noOrder
+                    let oa = a.vmemmap.order(pfn)
+                    let ob = b.vmemmap.order(pfn)
+                    let noA = oa == a.vmemmap.layout.noOrder
+                    let noB = ob == b.vmemmap.layout.noOrder
                     if a.vmemmap.refcount(pfn) != b.vmemmap.refcount(pfn) || noA != noB || (!noA && oa != ob) {
                         return Divergence(
                             step: step, transition: transition, page: p,
-                            detail: "  vmemmap refcount/order \(a.vmemmap.refcount(pfn))/\(oa) vs \(b.vmemmap.refcount(pfn))/\(ob)")
+                            detail:
+                                "  vmemmap refcount/order \(a.vmemmap.refcount(pfn))/\(oa) vs \(b.vmemmap.refcount(pfn))/\(ob)"
+                        )
                     }
                 }
                 base += UInt64(Self.chunk) << 12
             }
         }
         let c = a.carveOut
-        var spans: [(UInt64, UInt64)] = [(c.base, c.base + 0x100), (a.hypPool.rangeStart.rawValue, a.hypPool.rangeEnd.rawValue)]
+        var spans: [(UInt64, UInt64)] = [
+            (c.base, c.base + 0x100), (a.hypPool.rangeStart.rawValue, a.hypPool.rangeEnd.rawValue),
+        ]
         for r in a.memoryMap.regions {
             if r.base <= c.base && c.end <= r.end {
                 spans.append((r.base, c.base))
@@ -344,10 +383,13 @@ public final class EquivalenceChecker {
         }
         for (s, e) in spans {
             if let w = firstDifference(s, e) {
-                let va = (try? a.mem.read64(PhysAddr(w))) ?? 0, vb = (try? b.mem.read64(PhysAddr(w))) ?? 0
+                let va = (try? a.mem.read64(PhysAddr(w))) ?? 0
+                let vb = (try? b.mem.read64(PhysAddr(w))) ?? 0
                 return Divergence(
                     step: step, transition: transition, page: w & ~0xfff,
-                    detail: "  memory word at 0x\(String(w, radix: 16)): 0x\(String(va, radix: 16)) vs 0x\(String(vb, radix: 16))")
+                    detail:
+                        "  memory word at 0x\(String(w, radix: 16)): 0x\(String(va, radix: 16)) vs 0x\(String(vb, radix: 16))"
+                )
             }
         }
         return nil

@@ -32,7 +32,9 @@ extension PKVMMachine {
     /// with the host pool as memcache), through `host_stage2_try`.
     func hostStage2IdmapLocked(_ addr: UInt64, size: UInt64, prot: Prot) -> Int32 {
         hostStage2Try {
-            do throws(PgtableError) { try host.map(addr, size: size, phys: addr, prot: prot) } catch { return errno(error) }
+            do throws(PgtableError) { try host.map(addr, size: size, phys: addr, prot: prot) } catch {
+                return errno(error)
+            }
             return 0
         }
     }

@@ -27,10 +27,10 @@ public struct HypPageLayout: Sendable, Equatable, CustomStringConvertible {
     public static let shareGuestCountOffset = 4
 
     /// The v6.13 `struct hyp_page`.
-    public static let v6_13 = HypPageLayout(
+    public static let v613 = HypPageLayout(
         name: "v6.13", size: 4, orderBytes: 2, hasHostState: false, hasShareGuestCount: false)
     /// The v6.14 `struct hyp_page`.
-    public static let v6_14 = HypPageLayout(
+    public static let v614 = HypPageLayout(
         name: "v6.14", size: 8, orderBytes: 1, hasHostState: true, hasShareGuestCount: true)
 
     /// `HYP_NO_ORDER`: the order of a page that is not the head of a free block.

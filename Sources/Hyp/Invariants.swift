@@ -58,7 +58,9 @@ extension PKVMMachine {
         if hs == .sharedOwned {
             let kinds = (ys == .sharedBorrowed ? 1 : 0) + (count > 0 ? 1 : 0) + (ffa > 0 ? 1 : 0)
             if kinds != 1 {
-                return .init(phys: p, what: "host SHARED_OWNED with \(kinds) kinds of borrower (hyp \(ys), guests \(count), ffa \(ffa))")
+                return .init(
+                    phys: p,
+                    what: "host SHARED_OWNED with \(kinds) kinds of borrower (hyp \(ys), guests \(count), ffa \(ffa))")
             }
         } else if ys == .sharedBorrowed || count > 0 || ffa > 0 {
             return .init(phys: p, what: "borrowed (hyp \(ys), guests \(count), ffa \(ffa)) but host \(hs)")
@@ -98,7 +100,9 @@ extension PKVMMachine {
             for pfn in r where total[pfn << 12, default: 0] != shareGuestCount(pfn) {
                 return .init(
                     phys: pfn << 12,
-                    what: "host_share_guest_count \(shareGuestCount(pfn)) but \(total[pfn << 12, default: 0]) guest mapping(s)")
+                    what:
+                        "host_share_guest_count \(shareGuestCount(pfn)) but \(total[pfn << 12, default: 0]) guest mapping(s)"
+                )
             }
         }
         return nil

@@ -55,7 +55,7 @@ extension PKVMMachine {
     /// Pages that cannot be carried are reported: the reserved state encoding, and host state kept in the
     /// PTEs of MMIO (the vmemmap covers memory only) unless `deviceSharing` is on, in which case those bits stay.
     /// - Throws: `HypError.invalidConfig` if the machine does not use `pte` storage.
-    public func migrateToVmemmap(layout newLayout: PageStateLayout = .v6_14) throws(HypError) -> MigrationReport {
+    public func migrateToVmemmap(layout newLayout: PageStateLayout = .v614) throws(HypError) -> MigrationReport {
         guard storage == .pte else { throw .invalidConfig("migration needs a machine with pte storage") }
         var report = MigrationReport()
         var states: [UInt64: UInt8] = [:]
@@ -72,7 +72,7 @@ extension PKVMMachine {
             }
         }
         let counts = pteShareCounts
-        vmemmap.relayout(to: .v6_14) { pfn in
+        vmemmap.relayout(to: .v614) { pfn in
             if let v = states[pfn] { self.vmemmap.setHostState(pfn, v) }
             if let c = counts[pfn] { self.vmemmap.setShareGuestCount(pfn, c) }
         }
@@ -82,7 +82,8 @@ extension PKVMMachine {
         } catch { throw .pgtable(error) }
         report.clearedPTEs = v.cleared
         for a in v.mmio {
-            report.uncarried.append(.init(phys: a, reason: "MMIO host state in PTE software bits (vmemmap covers memory only)"))
+            report.uncarried.append(
+                .init(phys: a, reason: "MMIO host state in PTE software bits (vmemmap covers memory only)"))
         }
         pteShareCounts = [:]
         storage = .vmemmap

@@ -35,9 +35,9 @@ public struct PKVMConfig: Sendable {
     public init(storage: HostStateStorage, ram: [MemoryMap.Region], layout: PageStateLayout? = nil) {
         self.storage = storage
         self.ram = ram
-        self.layout = layout ?? (storage == .pte ? .v6_13 : .v6_14)
+        self.layout = layout ?? (storage == .pte ? .v613 : .v614)
     }
 
     /// The `struct hyp_page` layout that goes with the storage.
-    public var hypPageLayout: HypPageLayout { storage == .pte ? .v6_13 : .v6_14 }
+    public var hypPageLayout: HypPageLayout { storage == .pte ? .v613 : .v614 }
 }

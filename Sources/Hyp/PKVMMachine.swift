@@ -89,7 +89,8 @@ public final class PKVMMachine: @unchecked Sendable {
         let size = Self.page + vmemmapBytes + (hypPages + hostPages) * Self.page
         let base = config.carveOutBase ?? ((top.end - size) & ~0xfff)
         guard memoryMap.rangeIsMemory(base, base + size), base & 0xfff == 0 else {
-            throw .invalidConfig("carve-out 0x\(String(base, radix: 16))+0x\(String(size, radix: 16)) not inside one RAM region")
+            throw .invalidConfig(
+                "carve-out 0x\(String(base, radix: 16))+0x\(String(size, radix: 16)) not inside one RAM region")
         }
         carveOut = MemoryMap.Region(base: base, size: size)
         var backings: [PhysAddr] = []

@@ -13,7 +13,8 @@ struct PageLeafCollector: PgtableVisitor {
 
     /// The page descriptor for `page` inside the valid leaf `pte` that maps from `entryStart`.
     static func narrow(_ pte: Descriptor, entryStart: UInt64, page: UInt64, geometry: Geometry) -> Descriptor {
-        let oa = pte.outputAddress(granule: geometry.granule, format: geometry.format) &+ ((page &- entryStart) & ~0xfff)
+        let oa =
+            pte.outputAddress(granule: geometry.granule, format: geometry.format) &+ ((page &- entryStart) & ~0xfff)
         return Descriptor.leaf(
             oa, attributes: pte.rawValue & (Descriptor.attrLo.mask | Descriptor.attrHi.mask), level: Granule.lastLevel,
             granule: geometry.granule, format: geometry.format)

@@ -46,14 +46,14 @@ public struct PageStateLayout: Sendable, Equatable, CustomStringConvertible {
     public static let protMask = BitField(56, 55)
 
     /// The v6.13 layout (state in the host stage-2 PTE software bits).
-    public static let v6_13 = PageStateLayout(
+    public static let v613 = PageStateLayout(
         name: "v6.13", encoding: .protBits, owned: 0, sharedOwned: Prot.sw0.rawValue,
         sharedBorrowed: Prot.sw1.rawValue, reserved: Prot.sw0.rawValue | Prot.sw1.rawValue,
         noPage: (Prot.sw0.rawValue | Prot.sw1.rawValue) + 1, metaStatesMask: nil,
         fieldDecode: (.owned, .sharedOwned, .sharedBorrowed, nil))
 
     /// The v6.14 layout (host state in `struct hyp_page`).
-    public static let v6_14 = PageStateLayout(
+    public static let v614 = PageStateLayout(
         name: "v6.14", encoding: .fieldPrep, owned: 0, sharedOwned: 1 << 0, sharedBorrowed: 1 << 1,
         reserved: (1 << 0) | (1 << 1), noPage: 1 << 2, metaStatesMask: ~((1 << 0) | (1 << 1)),
         fieldDecode: (.owned, .sharedOwned, .sharedBorrowed, nil))
@@ -66,7 +66,7 @@ public struct PageStateLayout: Sendable, Equatable, CustomStringConvertible {
         fieldDecode: (.owned, .sharedOwned, .sharedOwned, nil))
 
     /// Every layout, by name.
-    public static let all: [PageStateLayout] = [.v6_13, .v6_14, .plantedBorrowedBug]
+    public static let all: [PageStateLayout] = [.v613, .v614, .plantedBorrowedBug]
 
     /// The layout called `name`, if any.
     public static func named(_ name: String) -> PageStateLayout? { all.first { $0.name == name } }

@@ -82,26 +82,48 @@ public enum Transition: Sendable, Equatable, CustomStringConvertible {
         func g(_ i: Int) -> UInt32? { n(i).flatMap { UInt32(exactly: $0) } }
         func p(_ i: Int) -> Prot? { i < w.count ? Prot(parsing: w[i]) : nil }
         switch (op, w.count) {
-        case ("share_hyp", 2): guard let a = n(1) else { return nil }; self = .shareHyp(pfn: a)
-        case ("unshare_hyp", 2): guard let a = n(1) else { return nil }; self = .unshareHyp(pfn: a)
-        case ("donate_hyp", 3): guard let a = n(1), let b = n(2) else { return nil }; self = .donateHyp(pfn: a, pages: b)
-        case ("donate_host", 3): guard let a = n(1), let b = n(2) else { return nil }; self = .donateHost(pfn: a, pages: b)
-        case ("share_ffa", 3): guard let a = n(1), let b = n(2) else { return nil }; self = .shareFFA(pfn: a, pages: b)
-        case ("unshare_ffa", 3): guard let a = n(1), let b = n(2) else { return nil }; self = .unshareFFA(pfn: a, pages: b)
+        case ("share_hyp", 2):
+            guard let a = n(1) else { return nil }
+            self = .shareHyp(pfn: a)
+        case ("unshare_hyp", 2):
+            guard let a = n(1) else { return nil }
+            self = .unshareHyp(pfn: a)
+        case ("donate_hyp", 3):
+            guard let a = n(1), let b = n(2) else { return nil }
+            self = .donateHyp(pfn: a, pages: b)
+        case ("donate_host", 3):
+            guard let a = n(1), let b = n(2) else { return nil }
+            self = .donateHost(pfn: a, pages: b)
+        case ("share_ffa", 3):
+            guard let a = n(1), let b = n(2) else { return nil }
+            self = .shareFFA(pfn: a, pages: b)
+        case ("unshare_ffa", 3):
+            guard let a = n(1), let b = n(2) else { return nil }
+            self = .unshareFFA(pfn: a, pages: b)
         case ("share_guest", 5):
             guard let a = n(1), let b = n(2), let c = g(3), let d = p(4) else { return nil }
             self = .shareGuest(pfn: a, gfn: b, guest: c, prot: d)
-        case ("unshare_guest", 3): guard let a = n(1), let b = g(2) else { return nil }; self = .unshareGuest(gfn: a, guest: b)
+        case ("unshare_guest", 3):
+            guard let a = n(1), let b = g(2) else { return nil }
+            self = .unshareGuest(gfn: a, guest: b)
         case ("relax_perms", 4):
             guard let a = n(1), let b = g(2), let c = p(3) else { return nil }
             self = .relaxPerms(gfn: a, guest: b, prot: c)
-        case ("wrprotect", 3): guard let a = n(1), let b = g(2) else { return nil }; self = .wrprotect(gfn: a, guest: b)
+        case ("wrprotect", 3):
+            guard let a = n(1), let b = g(2) else { return nil }
+            self = .wrprotect(gfn: a, guest: b)
         case ("test_clear_young", 4):
             guard let a = n(1), let b = g(2), let c = n(3) else { return nil }
             self = .testClearYoung(gfn: a, guest: b, mkold: c != 0)
-        case ("mkyoung", 3): guard let a = n(1), let b = g(2) else { return nil }; self = .mkyoung(gfn: a, guest: b)
-        case ("host_fault", 2): guard let a = n(1) else { return nil }; self = .hostFault(addr: a)
-        case ("topup", 3): guard let a = g(1), let b = n(2) else { return nil }; self = .topUp(guest: a, pfn: b)
+        case ("mkyoung", 3):
+            guard let a = n(1), let b = g(2) else { return nil }
+            self = .mkyoung(gfn: a, guest: b)
+        case ("host_fault", 2):
+            guard let a = n(1) else { return nil }
+            self = .hostFault(addr: a)
+        case ("topup", 3):
+            guard let a = g(1), let b = n(2) else { return nil }
+            self = .topUp(guest: a, pfn: b)
         default: return nil
         }
     }
@@ -121,7 +143,8 @@ extension PKVMMachine {
         case .unshareGuest(let gfn, let g): return hostUnshareGuest(gfn: gfn, guest: g)
         case .relaxPerms(let gfn, let g, let prot): return hostRelaxPermsGuest(gfn: gfn, guest: g, prot: prot)
         case .wrprotect(let gfn, let g): return hostWrprotectGuest(gfn: gfn, guest: g)
-        case .testClearYoung(let gfn, let g, let mkold): return hostTestClearYoungGuest(gfn: gfn, mkold: mkold, guest: g)
+        case .testClearYoung(let gfn, let g, let mkold):
+            return hostTestClearYoungGuest(gfn: gfn, mkold: mkold, guest: g)
         case .mkyoung(let gfn, let g): return hostMkyoungGuest(gfn: gfn, guest: g)
         case .hostFault(let a): return hostFault(a)
         case .topUp(let g, let p): return topUpGuestMemcache(guest: g, pfn: p)

@@ -271,7 +271,9 @@ extension PKVMMachine {
         else { return -KernelErrno.ENOMEM }
         let handle = Guest.handleOffset + UInt32(guests.count)
         guests.append(
-            Guest(handle: handle, vmid: UInt16(guests.count + 1), vmPage: PhysAddr(vmPFN << 12), pgd: s2.root, pool: pool, s2: s2))
+            Guest(
+                handle: handle, vmid: UInt16(guests.count + 1), vmPage: PhysAddr(vmPFN << 12), pgd: s2.root, pool: pool,
+                s2: s2))
         return Int32(handle)
     }
 

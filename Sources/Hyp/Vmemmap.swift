@@ -42,7 +42,8 @@ public final class Vmemmap: @unchecked Sendable {
             let host: UnsafeMutableRawPointer
             do { host = try mem.pointer(b, size: size) } catch { throw .memory(error) }
             host.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
-            spans.append(Span(startPFN: r.base.rawValue >> 12, endPFN: (r.base.rawValue >> 12) + pages, backing: b, host: host))
+            spans.append(
+                Span(startPFN: r.base.rawValue >> 12, endPFN: (r.base.rawValue >> 12) + pages, backing: b, host: host))
         }
         self.spans = spans
     }
@@ -148,7 +149,8 @@ public final class Vmemmap: @unchecked Sendable {
                 let rc = UInt16(littleEndian: e.loadUnaligned(as: UInt16.self))
                 let o: UInt16 =
                     old.orderBytes == 2
-                    ? UInt16(littleEndian: (e + 2).loadUnaligned(as: UInt16.self)) : UInt16((e + 2).load(as: UInt8.self))
+                    ? UInt16(littleEndian: (e + 2).loadUnaligned(as: UInt16.self))
+                    : UInt16((e + 2).load(as: UInt8.self))
                 return (rc, o == old.noOrder ? newLayout.noOrder : o)
             }
             let indices: [Int] = newLayout.size >= old.size ? Array((0..<n).reversed()) : Array(0..<n)

@@ -9,7 +9,7 @@ import XCTest
 final class EquivalenceCheckerTests: XCTestCase {
     static let ram = [MemoryMap.Region(base: 0x4000_0000, size: 64 << 20)]
 
-    func checker(_ layoutB: PageStateLayout = .v6_14, guests: Int = 3) throws -> EquivalenceChecker {
+    func checker(_ layoutB: PageStateLayout = .v614, guests: Int = 3) throws -> EquivalenceChecker {
         let ca = PKVMConfig(storage: .pte, ram: Self.ram)
         let cb = PKVMConfig(storage: .vmemmap, ram: Self.ram, layout: layoutB)
         let c = try EquivalenceChecker(ca, cb, guests: guests)
@@ -34,9 +34,11 @@ final class EquivalenceCheckerTests: XCTestCase {
         let steps = Int(env["S2EMU_EQUIV_STEPS"] ?? "") ?? 3000
         let mib = UInt64(env["S2EMU_EQUIV_RAM_MIB"] ?? "") ?? 256
         let ram = [
-            MemoryMap.Region(base: 0x4000_0000, size: mib << 20), MemoryMap.Region(base: 0x1_0000_0000, size: mib << 20),
+            MemoryMap.Region(base: 0x4000_0000, size: mib << 20),
+            MemoryMap.Region(base: 0x1_0000_0000, size: mib << 20),
         ]
-        let c = try EquivalenceChecker(PKVMConfig(storage: .pte, ram: ram), PKVMConfig(storage: .vmemmap, ram: ram), guests: 4)
+        let c = try EquivalenceChecker(
+            PKVMConfig(storage: .pte, ram: ram), PKVMConfig(storage: .vmemmap, ram: ram), guests: 4)
         c.fullEvery = Int(env["S2EMU_EQUIV_FULL_EVERY"] ?? "") ?? max(steps / 10, 1000)
         c.checkInvariants = env["S2EMU_EQUIV_NO_INVARIANTS"] == nil
         var g = c.generator(seed: 2026, hotPages: 4096)
@@ -77,7 +79,8 @@ final class EquivalenceCheckerTests: XCTestCase {
         var g = c.generator(seed: 42, hotPages: 256)
         let r = c.run(steps: 4000, generator: &g)
         guard case .diverged(let d) = r else { return XCTFail("not caught: \(r)") }
-        XCTAssertTrue(d.detail.contains("hyp state SHARED_BORROWED vs SHARED_OWNED") || d.detail.contains("guest"), d.description)
+        XCTAssertTrue(
+            d.detail.contains("hyp state SHARED_BORROWED vs SHARED_OWNED") || d.detail.contains("guest"), d.description)
     }
 
     /// Ranges straddling RAM and MMIO: v6.14's check_range_allowed_memory says -EINVAL where v6.13's walk

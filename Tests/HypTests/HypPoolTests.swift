@@ -10,7 +10,7 @@ final class HypPoolTests: XCTestCase {
     let p0: UInt64 = 0x40010  // pool's first PFN
     let heads = PhysAddr(0x4000_f000)
 
-    func makePool(layout: HypPageLayout = .v6_14, offset: UInt64 = 0) throws -> (PhysMem, Vmemmap, HypPool) {
+    func makePool(layout: HypPageLayout = .v614, offset: UInt64 = 0) throws -> (PhysMem, Vmemmap, HypPool) {
         let mem = try PhysMem(base: ram, size: 16 << 20)
         let vm = try Vmemmap(mem: mem, layout: layout, regions: [(ram, 16 << 20)], backings: [ram])
         let pool = try HypPool(vmemmap: vm, pfn: p0, pages: 6, headsAt: heads, physVirtOffset: offset)
@@ -78,7 +78,7 @@ final class HypPoolTests: XCTestCase {
 
     /// v6.13's `struct hyp_page` is 4 bytes with a 16-bit order; HYP_NO_ORDER = USHRT_MAX.
     func testV613EntryBytes() throws {
-        let (_, vm, _) = try makePool(layout: .v6_13)
+        let (_, vm, _) = try makePool(layout: .v613)
         XCTAssertEqual(vm.entryAddress(p0 + 1), PhysAddr(ram.rawValue + 0x10 * 4 + 4))
         XCTAssertEqual(vm.bytes(p0 + 1), [0, 0, 0xff, 0xff])
         XCTAssertEqual(vm.bytes(p0 + 4), [0, 0, 1, 0])

@@ -141,7 +141,9 @@ final class PKVMMachineTests: XCTestCase {
             XCTAssertEqual(h, 0x1000)
             let g = try XCTUnwrap(m.guest(UInt32(h)))
             XCTAssertEqual(g.pgd, PhysAddr(0x4040_2000))
-            for p: UInt64 in [0x40500, 0x40501, 0x40502] { XCTAssertEqual(m.topUpGuestMemcache(guest: 0x1000, pfn: p), 0) }
+            for p: UInt64 in [0x40500, 0x40501, 0x40502] {
+                XCTAssertEqual(m.topUpGuestMemcache(guest: 0x1000, pfn: p), 0)
+            }
             XCTAssertEqual(m.hostShareGuest(pfn: 0x40010, gfn: 0x80, guest: 0x1000, prot: .rw), 0)
             // Memcache is LIFO: L2 table from 0x40502, L3 table from 0x40501.
             XCTAssertEqual(try word(m, 0x4040_2000), 0x4050_2003)
@@ -192,11 +194,26 @@ final class PKVMMachineTests: XCTestCase {
                 ("unshare_ffa owned", m.hostUnshareFFA(pfn: 0x40000, pages: 4), -KernelErrno.EPERM),
                 ("unknown guest", m.hostShareGuest(pfn: 0x40000, gfn: 0, guest: 0x1005, prot: .r), -KernelErrno.EINVAL),
                 ("unknown guest wrprotect", m.hostWrprotectGuest(gfn: 0, guest: 7), -KernelErrno.EINVAL),
-                ("guest IPA beyond 40 bits", m.hostShareGuest(pfn: 0x40000, gfn: 1 << 30, guest: 0x1000, prot: .r), -KernelErrno.ERANGE),
-                ("unshare_guest IPA beyond 40 bits", m.hostUnshareGuest(gfn: 1 << 30, guest: 0x1000), -KernelErrno.ERANGE),
-                ("share_guest of MMIO", m.hostShareGuest(pfn: 0x9000, gfn: 1, guest: 0x1000, prot: .r), -KernelErrno.EPERM),
-                ("share_guest prot with SW bits", m.hostShareGuest(pfn: 0x40000, gfn: 1, guest: 0x1000, prot: .sw0), -KernelErrno.EINVAL),
-                ("relax_perms DEVICE", m.hostRelaxPermsGuest(gfn: 1, guest: 0x1000, prot: .device), -KernelErrno.EINVAL),
+                (
+                    "guest IPA beyond 40 bits", m.hostShareGuest(pfn: 0x40000, gfn: 1 << 30, guest: 0x1000, prot: .r),
+                    -KernelErrno.ERANGE
+                ),
+                (
+                    "unshare_guest IPA beyond 40 bits", m.hostUnshareGuest(gfn: 1 << 30, guest: 0x1000),
+                    -KernelErrno.ERANGE
+                ),
+                (
+                    "share_guest of MMIO", m.hostShareGuest(pfn: 0x9000, gfn: 1, guest: 0x1000, prot: .r),
+                    -KernelErrno.EPERM
+                ),
+                (
+                    "share_guest prot with SW bits", m.hostShareGuest(pfn: 0x40000, gfn: 1, guest: 0x1000, prot: .sw0),
+                    -KernelErrno.EINVAL
+                ),
+                (
+                    "relax_perms DEVICE", m.hostRelaxPermsGuest(gfn: 1, guest: 0x1000, prot: .device),
+                    -KernelErrno.EINVAL
+                ),
                 ("straddling RAM/MMIO FF-A", m.hostShareFFA(pfn: 0x3ffff, pages: 2), straddle),
                 ("hyp donate of hyp-unmapped range", m.hypDonateHost(pfn: 0x40600, pages: 2), -KernelErrno.EPERM),
                 ("fault on a hyp-owned (annotated) page", m.hostFault(0x43D8_0000), -KernelErrno.EPERM),
