@@ -165,6 +165,37 @@ final class TranslateWalkTests: XCTestCase {
         XCTAssertEqual(ps52.translate(0x1234, .read, in: mem).result?.outputAddress, 0x3_0001_0000_1234)
     }
 
+    func test64KLevel1BlockAndContiguousBit() throws {
+        // 64K with PAMax 52: level-1 blocks are supported (AArch64.BlockDescSupported) and map 4 TiB; the
+        // contiguous bit is RES0 there (AArch64.ContiguousBit) but used at level 2.
+        let mem = try memory()
+        let r = TranslationRegime(vtcr: vtcr(t0sz: 12, sl0: 2, tg0: 1, ps: 6), vttbr: 0x4000_0000)
+        XCTAssertEqual(r.geometry?.startLevel, 1)
+        try mem.write64(PhysAddr(0x4000_0000), 1 << 42 | af | 3 << 6 | 1 << 52 | 1)
+        let block = try XCTUnwrap(r.translate(0x123_4567_89ab, .read, in: mem).result)
+        XCTAssertEqual(block.blockSize, 1 << 42)
+        XCTAssertEqual(block.outputAddress, 1 << 42 | 0x123_4567_89ab)
+        XCTAssertFalse(block.contiguous)
+        try mem.write64(PhysAddr(0x4000_0008), 0x4001_0000 | 3)
+        try mem.write64(PhysAddr(0x4001_0000), 0x2000_0000 | af | 3 << 6 | 1 << 52 | 1)
+        let l2 = try XCTUnwrap(r.translate(1 << 42 | 0x1234, .read, in: mem).result)
+        XCTAssertEqual(l2.blockSize, 512 << 20)
+        XCTAssertTrue(l2.contiguous)
+    }
+
+    func testOutputSizeFollowsPhysicalAddressSize() {
+        // AArch64.PhysicalAddressSize: with FEAT_LPA and FEAT_LPA2 implemented, PS = 52 gives 52 bits even for
+        // 4K with DS = 0 (the descriptors still only hold 48); PS = 0b111 (56) is bounded by PAMax.
+        XCTAssertEqual(TranslationRegime(hypTCR: 16 | 6 << 16, ttbr0: 0).oaBits, 52)
+        XCTAssertNotNil(TranslationRegime(hypTCR: 16 | 6 << 16, ttbr0: 0).geometry)
+        XCTAssertEqual(TranslationRegime(vtcr: vtcr(t0sz: 25, sl0: 1, ps: 7), vttbr: 0).oaBits, 52)
+        var noLPA2 = ArchFeatures.qemuMax
+        noLPA2.lpa2 = false
+        XCTAssertEqual(TranslationRegime(vtcr: vtcr(t0sz: 25, sl0: 1, ps: 6), vttbr: 0, features: noLPA2).oaBits, 48)
+        XCTAssertEqual(
+            TranslationRegime(vtcr: vtcr(t0sz: 25, sl0: 1, tg0: 1, ps: 6), vttbr: 0, features: noLPA2).oaBits, 52)
+    }
+
     func testLPA2LevelMinusOne() throws {
         // 4K, DS=1, SL2=1: 52-bit IPA from level -1; root index is IPA[51:48].
         let mem = try memory()

@@ -82,7 +82,7 @@ extension TranslationRegime {
         let blockShift = granule.levelShift(level)
         let blockSize: UInt64 = 1 << UInt64(blockShift)
         let leafBase = format.address(of: raw, shift: blockShift)
-        let contiguous = raw >> 52 & 1 == 1 && Self.contiguousBitUsed(granule: granule, level: level, lva: features.lva)
+        let contiguous = raw >> 52 & 1 == 1 && Self.contiguousBitUsed(granule: granule, level: level)
         if contiguous && features.faultOnMisprogrammedContiguous
             && g.iaBits < blockShift + Self.contiguousEntriesLog2(granule: granule, level: level)
         {
@@ -128,13 +128,12 @@ extension TranslationRegime {
     }
 
     /// `AArch64.ContiguousBit`: the contiguous bit is RES0 on the block levels that only exist with
-    /// 52-bit addresses (4K level 0, 16K level 1, 64K level 1 without FEAT_LVA).
+    /// 52-bit addresses (4K level 0, 16K level 1, 64K level 1).
     @inlinable
-    static func contiguousBitUsed(granule: Granule, level: Int, lva: Bool) -> Bool {
+    static func contiguousBitUsed(granule: Granule, level: Int) -> Bool {
         switch granule {
         case .k4: return level != 0
-        case .k16: return level != 1
-        case .k64: return level != 1 || lva
+        case .k16, .k64: return level != 1
         }
     }
 

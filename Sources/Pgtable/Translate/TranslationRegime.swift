@@ -27,8 +27,8 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
     public let invalidReason: String?
     /// Where descriptors keep output addresses (`AArch64.NextTableBase`, `AArch64.LeafBase`).
     public let format: OutputAddressFormat
-    /// Effective output address size (`AArch64.PhysicalAddressSize(PS)`, at most PAMax, at most 48 without
-    /// 52-bit descriptors).
+    /// Effective output address size (`AArch64.PhysicalAddressSize(PS)`: at most PAMax; at most 48 bits
+    /// without FEAT_LPA, or for 4K/16K without FEAT_LPA2).
     public let oaBits: Int
     /// Base of the initial lookup (`AArch64.S2TTBaseAddress` / `AArch64.S1TTBaseAddress`): BADDR aligned to
     /// the size of the (concatenated) root.
@@ -52,8 +52,8 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
         let v = VTCR(vtcr)
         let granule = v.granule ?? features.reservedTG0Granule
         let ds = features.lpa2 && granule != .k64 && v[VTCR.ds] == 1
-        let psEncoding = Self.effectivePS(v[VTCR.ps], features: features)
-        let oaBits = Self.outputSize(psEncoding: psEncoding, granule: granule, ds: ds, features: features)
+        let psEncoding = v[VTCR.ps]
+        let oaBits = Self.outputSize(psEncoding: psEncoding, granule: granule, features: features)
         var invalid: String? = nil
         var t0sz = v[VTCR.t0sz]
         // AArch64.S2MinTxSZ / AArch64.MaxTxSZ / AArch64.S2TxSZFaults
@@ -104,8 +104,8 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
     public init(hypTCR tcr: UInt64, ttbr0: UInt64, features: ArchFeatures = .qemuMax) {
         let granule = VTCR(tcr).granule ?? features.reservedTG0Granule
         let ds = features.lpa2 && granule != .k64 && HypTCR.ds.get(tcr) == 1
-        let psEncoding = Self.effectivePS(HypTCR.ps.get(tcr), features: features)
-        let oaBits = Self.outputSize(psEncoding: psEncoding, granule: granule, ds: ds, features: features)
+        let psEncoding = HypTCR.ps.get(tcr)
+        let oaBits = Self.outputSize(psEncoding: psEncoding, granule: granule, features: features)
         var invalid: String? = nil
         var t0sz = HypTCR.t0sz.get(tcr)
         // AArch64.S1MinTxSZ / AArch64.MaxTxSZ / AArch64.S1TxSZFaults
@@ -126,7 +126,8 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
             let start = Granule.lastLevel - (iaBits - 1 - granule.shift) / granule.bitsPerLevel
             do {
                 geometry = try Geometry(
-                    granule: granule, iaBits: iaBits, startLevel: start, oaBits: oaBits, lpa2: ds,
+                    granule: granule, iaBits: iaBits, startLevel: start,
+                    oaBits: min(oaBits, OutputAddressFormat.kernel(granule: granule, lpa2: ds).maxBits), lpa2: ds,
                     concatenation: false)
             } catch {
                 invalid = error.description
@@ -178,16 +179,12 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
         self.tableBase = base
     }
 
-    /// PS with the reserved 0b111 read as PAMax (QEMU bounds PS by PARange).
-    private static func effectivePS(_ ps: UInt64, features: ArchFeatures) -> UInt64 {
-        let pamax = PARange.encoding(features.paMax) ?? 6
-        return PARange.bits(ps) == nil ? pamax : min(ps, pamax)
-    }
-
-    /// `AArch64.PhysicalAddressSize`: PS bounded by PAMax, and by 48 unless the descriptors hold 52 bits.
-    private static func outputSize(psEncoding: UInt64, granule: Granule, ds: Bool, features: ArchFeatures) -> Int {
-        let ps = PARange.bits(psEncoding) ?? 48
-        return (ds || (granule == .k64 && features.lpa)) ? ps : min(ps, 48)
+    /// `AArch64.PhysicalAddressSize(PS)`: PS (0b111 is 56 bits) bounded by PAMax, and by 48 bits without
+    /// FEAT_LPA, or for 4K/16K without FEAT_LPA2.
+    private static func outputSize(psEncoding: UInt64, granule: Granule, features: ArchFeatures) -> Int {
+        let ps = PARange.bits(psEncoding) ?? 56
+        let wide = features.lpa && (granule == .k64 || features.lpa2)
+        return min(ps, wide ? min(52, features.paMax) : min(48, features.paMax))
     }
 
     private static func format(granule: Granule, ds: Bool, features: ArchFeatures) -> OutputAddressFormat {
