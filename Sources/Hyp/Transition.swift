@@ -15,6 +15,9 @@ public enum Transition: Sendable, Equatable, CustomStringConvertible {
     case wrprotect(gfn: UInt64, guest: UInt32)
     case testClearYoung(gfn: UInt64, guest: UInt32, mkold: Bool)
     case mkyoung(gfn: UInt64, guest: UInt32)
+    /// The hyp pins / unpins pages the host shared with it (`hyp_pin_shared_mem`, `hyp_unpin_shared_mem`).
+    case pin(pfn: UInt64, pages: UInt64)
+    case unpin(pfn: UInt64, pages: UInt64)
     /// A host stage-2 fault at a physical address (`handle_host_mem_abort`).
     case hostFault(addr: UInt64)
     /// The host tops up a guest's memcache with one page.
@@ -25,7 +28,8 @@ public enum Transition: Sendable, Equatable, CustomStringConvertible {
     public var physPages: (first: UInt64, count: UInt64)? {
         switch self {
         case .shareHyp(let p), .unshareHyp(let p): return (p, 1)
-        case .donateHyp(let p, let n), .donateHost(let p, let n), .shareFFA(let p, let n), .unshareFFA(let p, let n):
+        case .donateHyp(let p, let n), .donateHost(let p, let n), .shareFFA(let p, let n), .unshareFFA(let p, let n),
+            .pin(let p, let n), .unpin(let p, let n):
             return (p, n)
         case .shareGuest(let p, _, _, _): return (p, 1)
         case .hostFault(let a): return (a >> 12, 1)
@@ -64,6 +68,8 @@ public enum Transition: Sendable, Equatable, CustomStringConvertible {
         case .testClearYoung(let gfn, let g, let mkold):
             return "test_clear_young \(Self.hex(gfn)) \(Self.hex(UInt64(g))) \(mkold ? 1 : 0)"
         case .mkyoung(let gfn, let g): return "mkyoung \(Self.hex(gfn)) \(Self.hex(UInt64(g)))"
+        case .pin(let p, let n): return "pin \(Self.hex(p)) \(n)"
+        case .unpin(let p, let n): return "unpin \(Self.hex(p)) \(n)"
         case .hostFault(let a): return "host_fault \(Self.hex(a))"
         case .topUp(let g, let p): return "topup \(Self.hex(UInt64(g))) \(Self.hex(p))"
         }
@@ -118,6 +124,12 @@ public enum Transition: Sendable, Equatable, CustomStringConvertible {
         case ("mkyoung", 3):
             guard let a = n(1), let b = g(2) else { return nil }
             self = .mkyoung(gfn: a, guest: b)
+        case ("pin", 3):
+            guard let a = n(1), let b = n(2) else { return nil }
+            self = .pin(pfn: a, pages: b)
+        case ("unpin", 3):
+            guard let a = n(1), let b = n(2) else { return nil }
+            self = .unpin(pfn: a, pages: b)
         case ("host_fault", 2):
             guard let a = n(1) else { return nil }
             self = .hostFault(addr: a)
@@ -146,6 +158,10 @@ extension PKVMMachine {
         case .testClearYoung(let gfn, let g, let mkold):
             return hostTestClearYoungGuest(gfn: gfn, mkold: mkold, guest: g)
         case .mkyoung(let gfn, let g): return hostMkyoungGuest(gfn: gfn, guest: g)
+        case .pin(let p, let n): return hypPinSharedMem(pfn: p, pages: n)
+        case .unpin(let p, let n):
+            hypUnpinSharedMem(pfn: p, pages: n)
+            return 0
         case .hostFault(let a): return hostFault(a)
         case .topUp(let g, let p): return topUpGuestMemcache(guest: g, pfn: p)
         }

@@ -21,6 +21,7 @@ public struct TransitionGenerator: Sendable {
     var donated: [(pfn: UInt64, pages: UInt64)] = []
     var shared: [(guest: UInt32, gfn: UInt64)] = []
     var ffa: [(pfn: UInt64, pages: UInt64)] = []
+    var pinned: [UInt64] = []
 
     /// - Parameters:
     ///   - hotPFN, hotPages: the host window; memcache top-ups come from the `4 * hotPages` pages after it.
@@ -34,6 +35,7 @@ public struct TransitionGenerator: Sendable {
         donated.reserveCapacity(4096)
         shared.reserveCapacity(4096)
         ffa.reserveCapacity(4096)
+        pinned.reserveCapacity(4096)
     }
 
     mutating func rand() -> UInt64 {
@@ -98,7 +100,13 @@ public struct TransitionGenerator: Sendable {
         case 84..<87:
             let s = sharedPage()
             return .mkyoung(gfn: s.gfn, guest: s.guest)
-        case 87..<94: return .hostFault(addr: (hot() << 12) | below(0x1000))
+        case 87..<90:
+            if !pinned.isEmpty && below(2) == 0 {
+                let p = pinned.removeLast()
+                return .unpin(pfn: p, pages: 1)
+            }
+            return .pin(pfn: hot(), pages: 1)
+        case 90..<94: return .hostFault(addr: (hot() << 12) | below(0x1000))
         case 94..<96: return .hostFault(addr: below(1 << 32))
         case 96..<98:
             // Invalid: MMIO (QEMU virt's UART page) or an unknown guest.
@@ -123,6 +131,7 @@ public struct TransitionGenerator: Sendable {
                 donated.swapAt(i, donated.count - 1)
                 donated.removeLast()
             }
+        case .pin(let p, _): pinned.append(p)
         case .shareFFA(let p, let n): ffa.append((p, n))
         case .unshareFFA(let p, let n):
             if let i = ffa.firstIndex(where: { $0.pfn == p && $0.pages == n }) {

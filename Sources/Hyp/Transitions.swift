@@ -105,6 +105,31 @@ extension PKVMMachine {
         return 0
     }
 
+    /// `hyp_pin_shared_mem(from, to)` over `pages` pages: the host must have them SHARED_OWNED and the hyp
+    /// SHARED_BORROWED; each page's `hyp_page` refcount is raised, which makes `hostUnshareHyp` -EBUSY.
+    public func hypPinSharedMem(pfn: UInt64, pages: UInt64) -> Int32 {
+        let phys = pfn << 12
+        let size = Self.page &* pages
+        var r = hostCheckPageStateRange(phys, size: size, .sharedOwned)
+        if r != 0 { return r }
+        r = hypCheckPageStateRange(hypVA(phys), size: size, .sharedBorrowed)
+        if r != 0 { return r }
+        for p in pfn..<(pfn &+ pages) {
+            let rc = vmemmap.refcount(p)
+            if rc == UInt16.max { warn("hyp_page_ref_inc overflow (BUG_ON)") } else { vmemmap.setRefcount(p, rc + 1) }
+        }
+        return 0
+    }
+
+    /// `hyp_unpin_shared_mem`: drops the references `hypPinSharedMem` took (a zero count is the kernel's
+    /// `BUG_ON`, counted as a warning and skipped).
+    public func hypUnpinSharedMem(pfn: UInt64, pages: UInt64) {
+        for p in pfn..<(pfn &+ pages) {
+            let rc = vmemmap.refcount(p)
+            if rc == 0 { warn("hyp_page_ref_dec of a zero count (BUG_ON)") } else { vmemmap.setRefcount(p, rc - 1) }
+        }
+    }
+
     // MARK: FF-A
 
     /// `__pkvm_host_share_ffa(pfn, nr_pages)`: host OWNED → SHARED_OWNED (the borrower is the secure world).

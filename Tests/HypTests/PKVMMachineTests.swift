@@ -91,12 +91,28 @@ final class PKVMMachineTests: XCTestCase {
         }
     }
 
-    /// A hyp pin (hyp_page refcount) makes unshare -EBUSY.
+    /// A hyp pin (`hyp_pin_shared_mem`: hyp_page refcount) makes unshare -EBUSY until unpinned.
     func testUnsharePinnedIsBusy() throws {
-        let m = try machine(.vmemmap)
-        XCTAssertEqual(m.hostShareHyp(pfn: 0x40001), 0)
-        m.vmemmap.setRefcount(0x40001, 1)
-        XCTAssertEqual(m.hostUnshareHyp(pfn: 0x40001), -KernelErrno.EBUSY)
+        for s in HostStateStorage.allCases {
+            let m = try machine(s)
+            XCTAssertEqual(m.hypPinSharedMem(pfn: 0x40001, pages: 1), -KernelErrno.EPERM)
+            XCTAssertEqual(m.hostShareHyp(pfn: 0x40001), 0)
+            XCTAssertEqual(m.hypPinSharedMem(pfn: 0x40001, pages: 1), 0)
+            XCTAssertEqual(m.vmemmap.refcount(0x40001), 1)
+            XCTAssertEqual(m.hostUnshareHyp(pfn: 0x40001), -KernelErrno.EBUSY)
+            m.hypUnpinSharedMem(pfn: 0x40001, pages: 1)
+            XCTAssertEqual(m.hostUnshareHyp(pfn: 0x40001), 0)
+            XCTAssertEqual(m.warnings, 0)
+        }
+    }
+
+    /// CONFIG_NVHE_EL2_DEBUG adds the completer-side check: the hyp must have NOPAGE at the VA.
+    func testDebugChecksCompleter() throws {
+        for debug in [false, true] {
+            let m = try machine(.vmemmap, debug: debug)
+            try m.hyp.map(m.hypVA(0x4000_2000), size: 0x1000, phys: 0x4000_2000, prot: .r)
+            XCTAssertEqual(m.hostShareHyp(pfn: 0x40002), debug ? -KernelErrno.EPERM : 0)
+        }
     }
 
     /// donate_hyp / donate_host: hyp OWNED mapping; host annotation PKVM_ID_HYP, then back to the host.
