@@ -16,7 +16,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // Lookups: the raw-load floor and get_leaf on the same random addresses, per granule and level count.
     let lookupShapes = [
-        Shape(.k4, levels: 4), Shape(.k4, levels: 3), Shape(.k16, levels: 4), Shape(.k16, levels: 3),
+        Shape(.k4, levels: 4), Shape(.k4, levels: 3), Shape(.k16, levels: 3), Shape(.k16, levels: 2),
         Shape(.k64, levels: 3), Shape(.k64, levels: 2), Shape(.k4, levels: 4, blocks: true),
         Shape(.k4, levels: 3, blocks: true),
     ]
@@ -64,9 +64,9 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Whole-range operations over 1 GiB, per granule (the deepest geometry each granule has).
-    let rangeShapes = [Shape(.k4, levels: 4), Shape(.k16, levels: 4), Shape(.k64, levels: 3)]
+    let rangeShapes = [Shape(.k4, levels: 4), Shape(.k16, levels: 3), Shape(.k64, levels: 3)]
     let blockShapes = [
-        Shape(.k4, levels: 4, blocks: true), Shape(.k16, levels: 4, blocks: true), Shape(.k64, levels: 3, blocks: true),
+        Shape(.k4, levels: 4, blocks: true), Shape(.k16, levels: 3, blocks: true), Shape(.k64, levels: 3, blocks: true),
     ]
     for shape in rangeShapes + blockShapes {
         // kvm_pgtable_stage2_map of the whole GiB in one call, into an empty table.

@@ -17,6 +17,16 @@ func run(_ workload: String, _ repeats: Int) throws {
     let gib: UInt64 = 1 << 30
     let k4 = Shape(.k4, levels: 4)
     switch workload {
+    case "check":
+        // The lookup fixtures of every shape PgtableBench uses: translate and get_leaf find each address.
+        for shape in [
+            Shape(.k4, levels: 4), Shape(.k4, levels: 3), Shape(.k16, levels: 3), Shape(.k16, levels: 2),
+            Shape(.k64, levels: 3), Shape(.k64, levels: 2), Shape(.k4, levels: 4, blocks: true),
+            Shape(.k4, levels: 3, blocks: true), Shape(.k16, levels: 3, blocks: true), Shape(.k64, levels: 3, blocks: true),
+        ] {
+            _ = try Fixture.lookups(shape, bytes: gib)
+            print("\(shape): ok")
+        }
     case "translate":
         let fx = try Fixture.lookups(k4, bytes: gib)
         let r = fx.regime
