@@ -27,8 +27,11 @@ def main():
     for path in files:
         name = os.path.basename(path)[:-5]
         parts = name.split("-")
+        hyp = parts[0] == "hyp"
+        if hyp:
+            parts = parts[1:]
         gran = parts[0].upper()
-        shape = "invalid VTCR_EL2" if "invalid" in name else gran + " " + next(
+        shape = "invalid VTCR_EL2" if "invalid" in name else ("hyp stage 1, " if hyp else "stage 2, ") + gran + " " + next(
             (p for p in parts if p.endswith("l") and p[:-1].isdigit()), "?") + (" LPA2" if "lpa2" in parts else "") + (
             " LPA" if "lpa" in parts else "")
         images_per_shape[shape] += 1
@@ -46,7 +49,7 @@ def main():
     print("| regime (granule, levels walked) | images | accesses |\n|---|---|---|")
     for shape in sorted(per_shape):
         print("| %s | %d | %d |" % (shape, images_per_shape[shape], per_shape[shape]))
-    print("| **total** | **%d** | **%d** (%d probes × AT S12E1R/W) |\n" % (len(files), total, total // 2))
+    print("| **total** | **%d** | **%d** (%d probes × a read and a write AT) |\n" % (len(files), total, total // 2))
     print("| QEMU's answer | accesses |\n|---|---|")
     for k, v in sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0])):
         print("| %s | %d |" % (k, v))

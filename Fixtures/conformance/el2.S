@@ -1,9 +1,15 @@
 // s2emu conformance probe program (runs at EL2 under qemu-system-aarch64 -M virt,virtualization=on).
 //
-// Programs VTCR_EL2 and VTTBR_EL2 from the words the image's symbols s2_vtcr / s2_vttbr name, enables
-// stage 2 (HCR_EL2.VM, with EL1 in AArch64: HCR_EL2.RW) while stage 1 of EL1&0 stays off
-// (SCTLR_EL1.M = 0, so IPA = VA), then for every probe IPA runs AT S12E1R and AT S12E1W and prints
-//     P <ipa> <PAR_EL1 after S12E1R> <PAR_EL1 after S12E1W>
+// Stage-2 images (symbols s2_vtcr / s2_vttbr): programs VTCR_EL2 and VTTBR_EL2 from the words the symbols
+// name, enables stage 2 (HCR_EL2.VM, with EL1 in AArch64: HCR_EL2.RW) while stage 1 of EL1&0 stays off
+// (SCTLR_EL1.M = 0, so IPA = VA), and runs AT S12E1R and AT S12E1W for every probe.
+// Stage-1 images (symbols hyp_tcr / hyp_ttbr0 and el1_tcr): the EL2 stage 1 cannot be switched on under
+// this program without mapping the program itself, so the same tables are walked by the EL1&0 stage 1
+// instead: TCR_EL1 = el1_tcr (the generator's translation of hyp_tcr: same T0SZ, TG0, SH0, PS as IPS, TBI,
+// HA, HD, HPD, DS; TTBR1 walks disabled), TTBR0_EL1 = hyp_ttbr0, SCTLR_EL1.M = 1, no stage 2; then
+// AT S1E1R and AT S1E1W (privileged, PAN clear: the same read/write permissions as the EL2 regime).
+// For every probe it prints
+//     P <address> <PAR_EL1 after the read AT> <PAR_EL1 after the write AT>
 // in hex on the PL011 UART at 0x0900_0000 (after one line "I <ID_AA64MMFR0_EL1> <MMFR1> <MMFR2>" naming
 // the implemented features), prints "END", and exits through semihosting (SYS_EXIT).
 // No stack, no memory writes: the only writes to memory are the ones the table walker makes itself.
@@ -14,6 +20,10 @@
     .section .text.boot, "ax"
     .global _start
 _start:
+    .weak   s2_vtcr, s2_vttbr, hyp_ttbr0, el1_tcr
+    ldr     x0, =el1_tcr
+    cbnz    x0, 5f
+    mov     x25, #0                 // stage 2: AT S12E1R / AT S12E1W
     ldr     x0, =s2_vtcr
     ldr     x0, [x0]
     msr     vtcr_el2, x0
@@ -27,8 +37,24 @@ _start:
     mov     x0, #(1 << 31)
     orr     x0, x0, #1
     msr     hcr_el2, x0
-    isb
+    b       6f
+5:  mov     x25, #1                 // stage 1: AT S1E1R / AT S1E1W
+    ldr     x0, [x0]
+    msr     tcr_el1, x0
+    ldr     x0, =hyp_ttbr0
+    ldr     x0, [x0]
+    msr     ttbr0_el1, x0
+    ldr     x0, =0x000000ff440c0400 // MAIR_EL1: Device-nGnRnE, -nGnRE, -GRE, Normal NC, Normal WB
+    msr     mair_el1, x0
+    // HCR_EL2.RW only: no stage 2.
+    mov     x0, #(1 << 31)
+    msr     hcr_el2, x0
+    // SCTLR_EL1: RES1 bits and M = 1 (stage 1 on).
+    ldr     x0, =0x30d00801
+    msr     sctlr_el1, x0
+6:  isb
     tlbi    vmalls12e1
+    tlbi    vmalle1
     dsb     sy
     isb
 
@@ -51,12 +77,21 @@ _start:
     ldr     x21, =UART_DR
 1:  cbz     x20, 2f
     ldr     x22, [x19], #8
+    cbnz    x25, 7f
     at      s12e1r, x22
     isb
     mrs     x23, par_el1
     at      s12e1w, x22
     isb
     mrs     x24, par_el1
+    b       8f
+7:  at      s1e1r, x22
+    isb
+    mrs     x23, par_el1
+    at      s1e1w, x22
+    isb
+    mrs     x24, par_el1
+8:
     mov     w0, #'P'
     str     w0, [x21]
     mov     w0, #' '

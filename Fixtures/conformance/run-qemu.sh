@@ -33,7 +33,7 @@ for elf in "${images[@]}"; do
         { echo "# $version"
           echo "# $qemu -M virt,virtualization=on -cpu max -m 128M -semihosting -nographic -kernel $(basename "$elf")"
           echo "# I <ID_AA64MMFR0_EL1> <ID_AA64MMFR1_EL1> <ID_AA64MMFR2_EL1>"
-          echo "# P <ipa> <PAR_EL1 after AT S12E1R> <PAR_EL1 after AT S12E1W>"
+          echo "# P <address> <PAR_EL1 after AT S12E1R or S1E1R> <PAR_EL1 after AT S12E1W or S1E1W>"
           echo "$answers"; } >"$out"
         echo "recorded $(basename "$out") ($(grep -c '^P ' <<<"$answers") probes)"
     fi

@@ -4,14 +4,15 @@ import Mem
 import Pgtable
 import XCTest
 
-/// Every probe QEMU answered in Fixtures/conformance/images (AT S12E1R and AT S12E1W, recorded by
-/// run-qemu.sh) gives the same answer from s2emu's walk: same success or fault, same output address,
-/// same FST (fault kind and level), same stage-2 flag.
+/// Every probe QEMU answered in Fixtures/conformance/images (AT S12E1R and AT S12E1W for stage-2 images,
+/// AT S1E1R and AT S1E1W for hyp stage-1 images, recorded by run-qemu.sh) gives the same answer from
+/// s2emu's walk: same success or fault, same output address, same FST (fault kind and level), same
+/// stage-2 flag.
 final class QEMUConformanceTests: XCTestCase {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures/conformance/images")
 
-    /// One recorded line: `P <ipa> <PAR_EL1 after AT S12E1R> <PAR_EL1 after AT S12E1W>`.
+    /// One recorded line: `P <address> <PAR_EL1 after the read AT> <PAR_EL1 after the write AT>`.
     struct Answer {
         let ipa: UInt64
         let read: UInt64
@@ -58,17 +59,26 @@ final class QEMUConformanceTests: XCTestCase {
         var probes = 0
         var deviations = 0
         var deviationImages: Set<String> = []
+        var stage1Images = 0
         var mismatches: [String] = []
         for url in images {
             let mem = PhysMem()
             let image = try ELFImage.load(path: url.path, into: mem)
             let regs = image.registers
-            let vtcr = try XCTUnwrap(regs.vtcr, url.lastPathComponent)
-            let vttbr = try XCTUnwrap(regs.vttbr, url.lastPathComponent)
             let ipas = try XCTUnwrap(regs.probes, url.lastPathComponent)
             let recorded = try Self.answers(url.deletingPathExtension().appendingPathExtension("qemu"))
             XCTAssertEqual(recorded.map(\.ipa), ipas, "\(url.lastPathComponent): probe list and QEMU's answers differ")
-            let regime = TranslationRegime(vtcr: vtcr, vttbr: vttbr)
+            // Stage-2 images name VTCR_EL2 / VTTBR_EL2; hyp stage-1 images name TCR_EL2 / TTBR0_EL2 (QEMU
+            // walked their tables with the EL1&0 stage 1, see el2.S: same walk, same read/write permissions).
+            let regime: TranslationRegime
+            if let tcr = regs.hypTCR {
+                regime = TranslationRegime(hypTCR: tcr, ttbr0: try XCTUnwrap(regs.hypTTBR0, url.lastPathComponent))
+            } else {
+                regime = TranslationRegime(
+                    vtcr: try XCTUnwrap(regs.vtcr, url.lastPathComponent),
+                    vttbr: try XCTUnwrap(regs.vttbr, url.lastPathComponent))
+            }
+            stage1Images += regs.hypTCR == nil ? 0 : 1
             let before = try mem.regions.map { try mem.read($0.base, count: Int($0.size)) }
             // In probe order, read then write, as the EL2 program ran them (HA updates carry over).
             for a in recorded {
@@ -99,6 +109,7 @@ final class QEMUConformanceTests: XCTestCase {
         }
         XCTAssertEqual(mismatches, [], "\(mismatches.count) of \(probes) accesses differ from QEMU")
         XCTAssertGreaterThanOrEqual(probes, 4000)
+        XCTAssertGreaterThanOrEqual(stage1Images, 8)
         // Only the *-badblocks images carry blocks at unsupported levels, on purpose, and they are reached.
         XCTAssertEqual(deviationImages.subtracting(["4k-4l-48bit-badblocks.elf", "16k-3l-47bit-badblocks.elf"]), [])
         XCTAssertGreaterThan(deviations, 0)
