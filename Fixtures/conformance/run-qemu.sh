@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots every conformance image (or the ones named) in QEMU and records QEMU's answers next to it:
 #   images/NAME.elf  ->  images/NAME.qemu   ("I <ID_AA64MMFR0_EL1> <ID_AA64MMFR1_EL1> <ID_AA64MMFR2_EL1>", then
-#                                             "P <ipa> <PAR_EL1 after AT S12E1R> <PAR_EL1 after AT S12E1W>")
+#                                             "P <address> <PAR_EL1 after the read AT> <PAR_EL1 after the write AT>")
 # With --check, compares QEMU's answers with the recorded ones instead of writing them (used by .ci/run).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
