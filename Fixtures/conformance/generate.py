@@ -5,7 +5,8 @@ Each image holds random but controlled stage-2 translation tables (tables, block
 entries, AF=0, every S2AP, XN, contiguous hints, DBM, software bits, reserved encodings, output
 addresses beyond PS, concatenated roots, aliased tables), the register words s2_vtcr / s2_vttbr, a probe
 list (probe_count / probe_ipas) and the EL2 program el2.S that runs AT S12E1R and AT S12E1W for every
-probe under QEMU. The same seed always gives the same bytes.
+probe under QEMU. The hyp-* images hold hyp stage-1 tables instead (hyp_tcr / hyp_ttbr0, plus el1_tcr,
+the TCR_EL1 the program walks them with: AT S1E1R / AT S1E1W). The same seed always gives the same bytes.
 
 Usage: generate.py [--out DIR]   (needs the Swift toolchain's clang and ld.lld on PATH)
 
