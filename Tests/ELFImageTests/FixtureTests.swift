@@ -124,13 +124,13 @@ import Testing
         }
     }
 
-    @Test(arguments: FixtureSpec.all.map(\.name) + ["loader"])
+    @Test(arguments: FixtureSpec.all.map { $0.name + ".elf" } + ["loader.elf", "dump.core"])
     func saveThenLoadRoundTrips(name: String) throws {
         let dir = try SaveTests.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let mem = PhysMem()
-        let image = try ELFImage.load(path: Fixture.path(name + ".elf"), into: mem)
-        let path = dir + "/" + name + ".elf"
+        let image = try ELFImage.load(path: Fixture.path(name), into: mem)
+        let path = dir + "/" + name
         try ELFImage.save(mem, registers: image.registers, entry: image.entry, to: path)
         let copy = PhysMem()
         let again = try ELFImage.load(path: path, into: copy)
