@@ -67,6 +67,16 @@ public final class EquivalenceChecker {
     /// Full comparisons done, and the time they took (to tell step throughput from full-check cost).
     public private(set) var fullChecks = 0
     public private(set) var fullCheckTime: Duration = .zero
+    /// Per transition kind (`Transition.names`): how many returned 0 (or, for a host fault, 0/-EAGAIN) and
+    /// how many returned an error, on the first machine.
+    public private(set) var succeeded = [Int](repeating: 0, count: Transition.names.count)
+    public private(set) var failed = [Int](repeating: 0, count: Transition.names.count)
+
+    /// `succeeded`/`failed` as text, one kind a line.
+    public var outcomeSummary: String {
+        Transition.names.indices.map { "\(Transition.names[$0]): \(succeeded[$0]) ok, \(failed[$0]) errno" }
+            .joined(separator: "\n")
+    }
 
     /// Builds both machines and the same guests in each (VM page and PGD donated from below `hotPFN`).
     /// - Throws: `HypError` if a machine cannot be built, or guest creation fails.
@@ -129,6 +139,7 @@ public final class EquivalenceChecker {
         if let gp = t.guestPage, let g = a.guest(gp.guest) { guestPhys = a.guestState(g, ipa: gp.gfn << 12).phys }
         let ra = a.apply(t)
         let rb = b.apply(t)
+        if ra >= 0 || ra == -KernelErrno.EAGAIN { succeeded[t.kind] += 1 } else { failed[t.kind] += 1 }
         if case .hostFault = t {
             if (ra == 0 || ra == -KernelErrno.EAGAIN) != (rb == 0 || rb == -KernelErrno.EAGAIN)
                 || (ra != 0 && ra != -KernelErrno.EAGAIN && ra != rb)

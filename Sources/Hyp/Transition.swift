@@ -23,6 +23,35 @@ public enum Transition: Sendable, Equatable, CustomStringConvertible {
     /// The host tops up a guest's memcache with one page.
     case topUp(guest: UInt32, pfn: UInt64)
 
+    /// The request's name in scripts, one per case (`Transition.names[kind]`).
+    public static let names = [
+        "share_hyp", "unshare_hyp", "donate_hyp", "donate_host", "share_ffa", "unshare_ffa", "share_guest",
+        "unshare_guest", "relax_perms", "wrprotect", "test_clear_young", "mkyoung", "pin", "unpin", "host_fault",
+        "topup",
+    ]
+
+    /// Index of the case in `names`.
+    public var kind: Int {
+        switch self {
+        case .shareHyp: return 0
+        case .unshareHyp: return 1
+        case .donateHyp: return 2
+        case .donateHost: return 3
+        case .shareFFA: return 4
+        case .unshareFFA: return 5
+        case .shareGuest: return 6
+        case .unshareGuest: return 7
+        case .relaxPerms: return 8
+        case .wrprotect: return 9
+        case .testClearYoung: return 10
+        case .mkyoung: return 11
+        case .pin: return 12
+        case .unpin: return 13
+        case .hostFault: return 14
+        case .topUp: return 15
+        }
+    }
+
     /// The host physical pages the request names (first page, count); nil for guest-only requests.
     @inlinable
     public var physPages: (first: UInt64, count: UInt64)? {

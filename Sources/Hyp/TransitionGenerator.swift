@@ -22,6 +22,7 @@ public struct TransitionGenerator: Sendable {
     var shared: [(guest: UInt32, gfn: UInt64)] = []
     var ffa: [(pfn: UInt64, pages: UInt64)] = []
     var pinned: [UInt64] = []
+    var hypShared: [UInt64] = []
 
     /// - Parameters:
     ///   - hotPFN, hotPages: the host window; memcache top-ups come from the `4 * hotPages` pages after it.
@@ -36,6 +37,7 @@ public struct TransitionGenerator: Sendable {
         shared.reserveCapacity(4096)
         ffa.reserveCapacity(4096)
         pinned.reserveCapacity(4096)
+        hypShared.reserveCapacity(4096)
     }
 
     mutating func rand() -> UInt64 {
@@ -51,6 +53,12 @@ public struct TransitionGenerator: Sendable {
     mutating func guest() -> UInt32 { guests.isEmpty ? 0x1000 : guests[Int(below(UInt64(guests.count)))] }
     mutating func prot() -> Prot { Prot(rawValue: below(8)) }
 
+    /// A host page: one remembered as shared with the hyp most of the time.
+    mutating func hypSharedPage() -> UInt64 {
+        if !hypShared.isEmpty && below(4) != 0 { return hypShared[Int(below(UInt64(hypShared.count)))] }
+        return hot()
+    }
+
     /// A guest page: a remembered shared one most of the time.
     mutating func sharedPage() -> (guest: UInt32, gfn: UInt64) {
         if !shared.isEmpty && below(4) != 0 { return shared[Int(below(UInt64(shared.count)))] }
@@ -62,7 +70,7 @@ public struct TransitionGenerator: Sendable {
         let r = below(100)
         switch r {
         case 0..<12: return .shareHyp(pfn: hot())
-        case 12..<20: return .unshareHyp(pfn: hot())
+        case 12..<20: return .unshareHyp(pfn: hypSharedPage())
         case 20..<27: return .donateHyp(pfn: hot(), pages: 1 + below(3))
         case 27..<34:
             if !donated.isEmpty && below(5) != 0 {
@@ -105,7 +113,7 @@ public struct TransitionGenerator: Sendable {
                 let p = pinned.removeLast()
                 return .unpin(pfn: p, pages: 1)
             }
-            return .pin(pfn: hot(), pages: 1)
+            return .pin(pfn: hypSharedPage(), pages: 1)
         case 90..<94: return .hostFault(addr: (hot() << 12) | below(0x1000))
         case 94..<96: return .hostFault(addr: below(1 << 32))
         case 96..<98:
@@ -132,6 +140,12 @@ public struct TransitionGenerator: Sendable {
                 donated.removeLast()
             }
         case .pin(let p, _): pinned.append(p)
+        case .shareHyp(let p): hypShared.append(p)
+        case .unshareHyp(let p):
+            if let i = hypShared.firstIndex(of: p) {
+                hypShared.swapAt(i, hypShared.count - 1)
+                hypShared.removeLast()
+            }
         case .shareFFA(let p, let n): ffa.append((p, n))
         case .unshareFFA(let p, let n):
             if let i = ffa.firstIndex(where: { $0.pfn == p && $0.pages == n }) {

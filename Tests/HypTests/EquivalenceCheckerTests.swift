@@ -48,7 +48,7 @@ final class EquivalenceCheckerTests: XCTestCase {
         let full = Double(c.fullCheckTime.components.seconds) + Double(c.fullCheckTime.components.attoseconds) * 1e-18
         print(
             "equivalence: \(r) in \(String(format: "%.2f", dt)) s: \(Int(Double(steps) / (dt - full))) steps/s compared per step, "
-                + "\(c.fullChecks) full checks in \(String(format: "%.2f", full)) s")
+                + "\(c.fullChecks) full checks in \(String(format: "%.2f", full)) s\n\(c.outcomeSummary)")
         XCTAssertEqual("\(r)", "equivalent over \(steps) steps")
     }
 
