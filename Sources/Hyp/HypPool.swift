@@ -43,8 +43,9 @@ public final class HypPool: PgtableMMOps, @unchecked Sendable {
         return o
     }
 
-    /// `hyp_pool_init(pool, pfn, nr_pages, reserved_pages)`: every page gets order 0 and a reference, then
-    /// the unreserved ones are put (`__hyp_put_page`), lowest first, coalescing into buddies.
+    /// `hyp_pool_init(pool, pfn, nr_pages, reserved_pages)` (v6.14): every page gets a reference
+    /// (`hyp_set_page_refcounted`; its order stays as the vmemmap has it, 0 in a fresh vmemmap), then the
+    /// unreserved ones are put (`__hyp_put_page`), lowest first, coalescing into buddies.
     /// - Throws: `HypError.invalidConfig` for an empty range or one without vmemmap entries, or list heads
     ///   outside memory.
     public init(
@@ -61,10 +62,7 @@ public final class HypPool: PgtableMMOps, @unchecked Sendable {
         self.headsAt = headsAt
         self.physVirtOffset = physVirtOffset
         for i in 0...maxOrder { initHead(i) }
-        for i in 0..<UInt64(pages) {
-            vmemmap.setOrder(pfn + i, 0)
-            setRefcounted(pfn + i)
-        }
+        for i in 0..<UInt64(pages) { setRefcounted(pfn + i) }
         for i in UInt64(reserved)..<UInt64(pages) { putPFN(pfn + i) }
     }
 
