@@ -113,4 +113,51 @@ final class HypPoolTests: XCTestCase {
         pool.putPage(PhysAddr(0x4080_0000))
         XCTAssertEqual(pool.freeList(order: 0), [PhysAddr(0x4080_0000)])
     }
+    /// 2000 random allocations (orders 0-2) and puts on a 100-page pool at PFN 0x40010, driven by the same
+    /// LCG as a harness that ran the kernel's own v6.14 `page_alloc.c` (blob a1eb27a1a747) natively over
+    /// shims for the list and vmemmap helpers; the expected hash, live count and free lists are that run's
+    /// output. The hash (FNV-1a over every returned address, every put, and each page's final refcount and
+    /// order) pins the whole allocation order.
+    func testMatchesKernelPageAllocRun() throws {
+        let mem = try PhysMem(base: ram, size: 16 << 20)
+        let vm = try Vmemmap(mem: mem, layout: .v614, regions: [(ram, 16 << 20)], backings: [ram])
+        let pool = try HypPool(vmemmap: vm, pfn: 0x40010, pages: 100, headsAt: heads, physVirtOffset: 0)
+        XCTAssertEqual(pool.maxOrder, 7)
+        XCTAssertEqual(pool.freeList(order: 4), [PhysAddr(0x4001_0000), PhysAddr(0x4006_0000)])
+        XCTAssertEqual(pool.freeList(order: 5), [PhysAddr(0x4002_0000), PhysAddr(0x4004_0000)])
+        XCTAssertEqual(pool.freeList(order: 2), [PhysAddr(0x4007_0000)])
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func out(_ v: UInt64) {
+            for i in 0..<8 {
+                h ^= (v >> UInt64(8 * i)) & 0xff
+                h = h &* 0x100_0000_01b3
+            }
+        }
+        var x: UInt64 = 2026
+        var live: [UInt64] = []
+        for _ in 0..<2000 {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            if (x >> 33) % 3 != 2 || live.isEmpty {
+                let a = pool.allocPages(order: Int((x >> 40) % 3))?.rawValue ?? 0
+                out(a)
+                if a != 0 && live.count < 200 { live.append(a) }
+            } else {
+                let k = Int((x >> 45) % UInt64(live.count))
+                let pa = live[k]
+                live[k] = live[live.count - 1]
+                live.removeLast()
+                pool.putPage(PhysAddr(pa))
+                out(pa | 1)
+            }
+        }
+        for p: UInt64 in 0x40010..<0x40074 {
+            out(UInt64(vm.refcount(p)))
+            out(UInt64(vm.order(p)))
+        }
+        XCTAssertEqual(live.count, 62)
+        XCTAssertEqual(h, 0xa7bd_d6c2_eb2c_f1f6)
+        XCTAssertEqual(pool.freeList(order: 0), [0x4005c, 0x4006a, 0x40034, 0x4006d].map { PhysAddr($0 << 12) })
+        XCTAssertEqual(pool.freeList(order: 1), [PhysAddr(0x4004_0000)])
+        XCTAssertEqual(pool.bugs, 0)
+    }
 }
