@@ -44,5 +44,16 @@ let package = Package(
             path: "Benchmarks/HypBench",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ElfBench",
+            dependencies: [
+                .product(name: "Mem", package: "main"),
+                .product(name: "Pgtable", package: "main"),
+                .product(name: "ELFImage", package: "main"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ElfBench",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -91,6 +91,8 @@ def ops(name, scale):
         return (64 * GIB) >> 12, "page"
     if name.startswith("hyp equivalence"):
         return 10_000, "step"
+    if name.startswith("elf load"):
+        return 1, "load"
     m = re.match(r"scale (map|visit) (\S+)$", name)
     if m:
         return SIZES[m.group(2)] // PAGE["4K"], "PTE" if m.group(1) == "map" else "leaf"
@@ -136,8 +138,9 @@ def table(results):
         elif kernel:
             ratio = f"{per / kernel:.2f} × kernel"
         per_s = f"{per:.2f}" if per < 100 else f"{per:,.0f}"
+        plural = "leaves" if unit == "leaf" else unit + "s"
         rows.append(
-            f"| {name} | {fmt_ns(e['wallClock'])} | {n:,} {unit}s | {per_s} | {mallocs:g} | "
+            f"| {name} | {fmt_ns(e['wallClock'])} | {n:,} {plural} | {per_s} | {mallocs:.3g} | "
             f"{kernel if kernel else ''} | {ratio} |"
         )
     return "\n".join(rows)

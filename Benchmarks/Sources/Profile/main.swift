@@ -13,6 +13,13 @@ import Pgtable
 @inline(never)
 func sink(_ v: UInt64) { withExtendedLifetime(v) {} }
 
+/// Monotonic nanoseconds.
+func now() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 func run(_ workload: String, _ repeats: Int) throws {
     let gib: UInt64 = 1 << 30
     let k4 = Shape(.k4, levels: 4)
@@ -46,9 +53,13 @@ func run(_ workload: String, _ repeats: Int) throws {
         sink(acc)
     case "map", "set_owner", "map_single":
         let fx = try Fixture(shape: k4, poolBytes: k4.poolBytes(mapping: gib))
+        var measured: UInt64 = 0
+        defer { print("\(workload): \(Double(measured) / Double(max(repeats, 1) << 18)) ns per page (wall clock)") }
         for _ in 0..<repeats {
             try fx.reset()
             let t = fx.table
+            let t0 = now()
+            defer { measured += now() - t0 }
             switch workload {
             case "map": try t.map(Fixture.mapBase, size: gib, phys: Fixture.mapBase, prot: [.r, .w])
             case "set_owner": try t.setOwner(Fixture.mapBase, size: gib, owner: 1)
