@@ -148,7 +148,7 @@ public final class EquivalenceChecker {
                     ra,
                     Divergence(
                         step: i, transition: t, page: nil,
-                        detail: "return \(KernelErrno.name(ra)) vs \(KernelErrno.name(rb))")
+                        detail: "return \(Self.ret(ra)) vs \(Self.ret(rb))")
                 )
             }
         } else if ra != rb {
@@ -156,7 +156,7 @@ public final class EquivalenceChecker {
                 ra,
                 Divergence(
                     step: i, transition: t, page: nil,
-                    detail: "return \(KernelErrno.name(ra)) vs \(KernelErrno.name(rb))")
+                    detail: "return \(Self.ret(ra)) vs \(Self.ret(rb))")
             )
         }
         if let (first, count) = t.physPages {
@@ -182,6 +182,9 @@ public final class EquivalenceChecker {
     }
 
     // MARK: comparisons
+
+    /// A return value as text: a negative errno by name, anything else as a number.
+    static func ret(_ v: Int32) -> String { v < 0 ? KernelErrno.name(v) : String(v) }
 
     /// The host stage-2's effective mapping of page `p` as a page descriptor without SW bits: a valid leaf
     /// (page or block) narrowed to `p`; a zero entry as the page `host_stage2_idmap` would install on a

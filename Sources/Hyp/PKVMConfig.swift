@@ -8,6 +8,17 @@ public enum HostStateStorage: String, Sendable, CaseIterable {
     case vmemmap
 }
 
+/// Which version of the transition code runs (independent of where the host state is stored).
+public enum TransitionCode: String, Sendable, CaseIterable {
+    /// v6.13's `pkvm_mem_transition` machinery (`do_share`, `do_unshare`, …): a host-initiated unshare
+    /// skips the hyp-side state check unless `CONFIG_NVHE_EL2_DEBUG`, and a failed completion returns
+    /// `WARN_ON(ret)`, i.e. 1.
+    case v613
+    /// v6.14's direct functions (after "Always check the state from hyp_ack_unshare()" and "Drop
+    /// pkvm_mem_transition …").
+    case v614
+}
+
 /// What a `PKVMMachine` is built from.
 public struct PKVMConfig: Sendable {
     /// Host-state storage; also picks the default layouts (`pte`: v6.13, `vmemmap`: v6.14).
@@ -26,6 +37,9 @@ public struct PKVMConfig: Sendable {
     public var carveOutBase: UInt64?
     /// Guest stage-2 tables use FEAT_S2FWB encodings (the CPU has it).
     public var guestFWB: Bool = true
+    /// The transition code; v6.14's by default for both storages, so that comparing storages isolates the
+    /// move of the host state.
+    public var transitionCode: TransitionCode = .v614
     /// `CONFIG_NVHE_EL2_DEBUG`: the extra completer-side state checks.
     public var debug: Bool = false
     /// Track the host's state of shared MMIO in the host stage-2 software bits (the reviewer's point on the

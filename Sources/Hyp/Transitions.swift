@@ -63,11 +63,32 @@ extension PKVMMachine {
         let va = hypVA(phys)
         var r = hostCheckPageStateRange(phys, size: Self.page, .sharedOwned)
         if r != 0 { return r }
+        if config.transitionCode == .v613 { return v613HostUnshareHyp(pfn: pfn) }
         r = hypCheckPageStateRange(va, size: Self.page, .sharedBorrowed)
         if r != 0 { return r }
         if vmemmap.refcount(pfn) != 0 { return -KernelErrno.EBUSY }
         if hypUnmap(va, size: Self.page) != Self.page { warn("unshare_hyp: hyp unmap") }
         if hostSetPageStateRange(phys, size: Self.page, .owned) != 0 { warn("unshare_hyp: host state") }
+        return 0
+    }
+
+    /// The rest of v6.13's `do_unshare` after the host check: `hyp_ack_unshare` (-EBUSY if pinned; the hyp
+    /// state only under `CONFIG_NVHE_EL2_DEBUG`), then `host_initiate_unshare` and `hyp_complete_unshare`
+    /// (-EFAULT if nothing was unmapped), a failure returned as `WARN_ON(ret)` = 1.
+    func v613HostUnshareHyp(pfn: UInt64) -> Int32 {
+        let phys = pfn << 12
+        let va = hypVA(phys)
+        if vmemmap.refcount(pfn) != 0 { return -KernelErrno.EBUSY }
+        if config.debug {
+            let r = hypCheckPageStateRange(va, size: Self.page, .sharedBorrowed)
+            if r != 0 { return r }
+        }
+        var r = hostSetPageStateRange(phys, size: Self.page, .owned)
+        if r == 0 && hypUnmap(va, size: Self.page) != Self.page { r = -KernelErrno.EFAULT }
+        if r != 0 {
+            warn("do_unshare: \(KernelErrno.name(r))")
+            return 1
+        }
         return 0
     }
 

@@ -91,4 +91,18 @@ final class EquivalenceCheckerTests: XCTestCase {
         guard case .diverged(let d) = r else { return XCTFail("not caught: \(r)") }
         XCTAssertEqual(d.detail, "return -EPERM vs -EINVAL")
     }
+    /// v6.13's transition code against v6.14's (both over their own storage): the checker finds the other
+    /// behaviour change of the same pull, "Always check the state from hyp_ack_unshare()": v6.13 lets the host
+    /// unshare from the hyp a page it shared with FF-A (host state reset, nothing to unmap: WARN_ON, 1).
+    func testFindsHypAckUnshareFix() throws {
+        var ca = PKVMConfig(storage: .pte, ram: Self.ram)
+        ca.transitionCode = .v613
+        let c = try EquivalenceChecker(ca, PKVMConfig(storage: .vmemmap, ram: Self.ram), guests: 0)
+        let r = c.run(script: [.shareFFA(pfn: 0x40100, pages: 1), .unshareHyp(pfn: 0x40100)])
+        guard case .diverged(let d) = r else { return XCTFail("not caught: \(r)") }
+        XCTAssertEqual(d.step, 2)
+        XCTAssertEqual(d.detail, "return 1 vs -EPERM")
+        XCTAssertEqual(c.a.hostState(0x4010_0000), .owned)
+        XCTAssertEqual(c.a.warnings, 1)
+    }
 }
