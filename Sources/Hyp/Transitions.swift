@@ -135,7 +135,8 @@ extension PKVMMachine {
         if r != 0 { return r }
         r = hypCheckPageStateRange(hypVA(phys), size: size, .sharedBorrowed)
         if r != 0 { return r }
-        for p in pfn..<(pfn &+ pages) {
+        for i in 0..<(size >> 12) {
+            let p = pfn &+ i
             let rc = vmemmap.refcount(p)
             if rc == UInt16.max { warn("hyp_page_ref_inc overflow (BUG_ON)") } else { vmemmap.setRefcount(p, rc + 1) }
         }
@@ -145,7 +146,8 @@ extension PKVMMachine {
     /// `hyp_unpin_shared_mem`: drops the references `hypPinSharedMem` took (a zero count is the kernel's
     /// `BUG_ON`, counted as a warning and skipped).
     public func hypUnpinSharedMem(pfn: UInt64, pages: UInt64) {
-        for p in pfn..<(pfn &+ pages) {
+        for i in 0..<((Self.page &* pages) >> 12) {
+            let p = pfn &+ i
             let rc = vmemmap.refcount(p)
             if rc == 0 { warn("hyp_page_ref_dec of a zero count (BUG_ON)") } else { vmemmap.setRefcount(p, rc - 1) }
         }
@@ -159,7 +161,7 @@ extension PKVMMachine {
         let size = Self.page &* pages
         var r = hostCheckPageStateRange(phys, size: size, .owned)
         if r == 0 { r = hostSetPageStateRange(phys, size: size, .sharedOwned) }
-        if r == 0 { for p in pfn..<(pfn &+ pages) { ffaShared[p, default: 0] += 1 } }
+        if r == 0 { for i in 0..<(size >> 12) { ffaShared[pfn &+ i, default: 0] += 1 } }
         return r
     }
 
@@ -170,7 +172,8 @@ extension PKVMMachine {
         var r = hostCheckPageStateRange(phys, size: size, .sharedOwned)
         if r == 0 { r = hostSetPageStateRange(phys, size: size, .owned) }
         if r == 0 {
-            for p in pfn..<(pfn &+ pages) {
+            for i in 0..<(size >> 12) {
+                let p = pfn &+ i
                 if let n = ffaShared[p], n > 1 { ffaShared[p] = n - 1 } else { ffaShared[p] = nil }
             }
         }
@@ -298,6 +301,9 @@ extension PKVMMachine {
             return -KernelErrno.EINVAL
         }
         let pgdPages = UInt64(geometry.rootPages)
+        // The host allocates the PGD with alloc_pages_exact: naturally aligned. A misaligned one would make
+        // hyp_alloc_pages() fail and the kernel dereference NULL; refuse it instead.
+        guard pgdPFN % pgdPages == 0 else { return -KernelErrno.EINVAL }
         var r = hostDonateHyp(pfn: vmPFN, pages: 1)
         if r != 0 { return r }
         r = hostDonateHyp(pfn: pgdPFN, pages: pgdPages)
