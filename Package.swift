@@ -30,6 +30,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MemTests", dependencies: ["Mem"]),
+        .testTarget(name: "S2CmdTests", dependencies: ["S2Cmd", "Mem", "Pgtable"]),
+        .testTarget(name: "CLITests", dependencies: ["s2emu"], exclude: ["Expected", "Scripts"]),
         .testTarget(name: "PgtableTests", dependencies: ["Mem", "Pgtable"]),
         .testTarget(name: "HypTests", dependencies: ["Mem", "Pgtable", "Hyp"]),
         .testTarget(name: "ELFImageTests", dependencies: ["ELFImage", "Mem", "Pgtable"]),

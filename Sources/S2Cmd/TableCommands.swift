@@ -67,28 +67,33 @@ enum TableCommands {
     }
 
     static let relax = CommandSpec(
-        "relax", "relax <ipa> <prot>",
+        "relax", "relax <ipa> <prot> [--fault]",
         summary: "Add prot's permissions to the leaf mapping ipa (kvm_pgtable_stage2_relax_perms).",
-        details: "R and W set S2AP bits, X clears XN. Software bits are -EINVAL.",
-        example: "relax 0x4020_0000 X", arguments: 2...2
+        details: "R and W set S2AP bits, X clears XN. Software bits are -EINVAL. --fault: a fault-handling\n"
+            + "walk (HANDLE_FAULT | SHARED), where an unmapped ipa is -EAGAIN.",
+        example: "relax 0x4020_0000 X", arguments: 2...2, flags: ["fault"]
     ) { (s, a) throws(S2CmdError) in
         let ipa = try a.address(0, in: s)
         let prot = try a.prot(1)
         let t = try s.stage2Table()
-        try run { () throws(PgtableError) in try t.relaxPerms(ipa, prot: prot) }
+        let flags: WalkFlags = a.flag("fault") ? [.handleFault, .shared] : []
+        try run { () throws(PgtableError) in try t.relaxPerms(ipa, prot: prot, walkFlags: flags) }
         return .ok([("ipa", .hex(ipa)), ("prot", .string(prot.description))])
     }
 
     static let mkyoung = CommandSpec(
-        "mkyoung", "mkyoung <ipa>",
-        summary: "Set the access flag of the leaf mapping ipa (kvm_pgtable_stage2_mkyoung); -EAGAIN if unmapped.",
-        example: "mkyoung 0x4000_0000", arguments: 1...1
+        "mkyoung", "mkyoung <ipa> [--fault]",
+        summary: "Set the access flag of the leaf mapping ipa (kvm_pgtable_stage2_mkyoung).",
+        details: "--fault: the walk flags of KVM's access-fault handler (HANDLE_FAULT | SHARED), where an\n"
+            + "unmapped ipa stops the walk with -EAGAIN; without it (pKVM's caller passes none) an unmapped\n"
+            + "ipa is left alone and the call succeeds.",
+        example: "mkyoung 0x4000_0000", arguments: 1...1, flags: ["fault"]
     ) { (s, a) throws(S2CmdError) in
         let ipa = try a.address(0, in: s)
         let t = try s.stage2Table()
-        let old = try run { () throws(PgtableError) in try t.mkyoung(ipa) }
-        return CommandOutput(
-            text: "old pte \(Format.hex16(old.rawValue))", json: .object([("ipa", .hex(ipa)), ("old", .hex(old.rawValue))]))
+        let flags: WalkFlags = a.flag("fault") ? [.handleFault, .shared] : []
+        try run { () throws(PgtableError) in try t.mkyoung(ipa, walkFlags: flags) }
+        return .ok([("ipa", .hex(ipa))])
     }
 
     static let testClearYoung = CommandSpec(

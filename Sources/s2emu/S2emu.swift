@@ -23,12 +23,22 @@ struct MachineOptions: ParsableArguments {
     @Option(name: .long, help: "ELF image to open (default: $S2EMU_IMAGE, then Fixtures/images/default.elf).")
     var image: String?
 
+    @Flag(name: .long, help: "Use the built-in demo machine (the 'demo' command) instead of an image.")
+    var demo = false
+
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 
     /// Opens the session, printing the error and exiting 1 if the image cannot be loaded.
     func session() throws -> Session {
-        do { return try DefaultMachine.open(image: image, style: Style.forDescriptor(1)) } catch {
+        do {
+            if demo {
+                let s = Session(style: Style.forDescriptor(1))
+                _ = try s.execute(Invocation("demo"))
+                return s
+            }
+            return try DefaultMachine.open(image: image, style: Style.forDescriptor(1))
+        } catch {
             ErrorStream.print("error: \(error)")
             throw ExitCode(1)
         }
@@ -108,13 +118,14 @@ struct Decode: ParsableCommand {
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a script of commands; errors name the line. Exit status 1 if any line failed.")
+        abstract: "Run a script of commands; errors name the line. Exit status 1 if any line failed.",
+        discussion: "The script starts on an empty machine unless --image or --demo is given.")
     @OptionGroup var machine: MachineOptions
     @Argument(help: "Script file ('-' for standard input).") var script: String
     @Flag(help: "Keep going after a failing line.") var keepGoing = false
 
     func run() throws {
-        let s = try machine.session()
+        let s = machine.image == nil && !machine.demo ? Session(style: Style.forDescriptor(1)) : try machine.session()
         let lines: [String]
         if script == "-" {
             var all: [String] = []
