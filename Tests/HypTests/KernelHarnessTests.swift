@@ -10,7 +10,10 @@ import XCTest
 /// v6.14 `mem_protect.c` transitions, booted like `PKVMMachine` (64 MiB RAM at 0x4000_0000, 40-bit PA, carve-out
 /// at the top of RAM), and ran the scripts below. The expected values are that harness's output: FNV-1a hashes
 /// of every return value, of every table page reachable from each root (pre-order: address, 512 entries,
-/// then the child tables), and of every `struct hyp_page` of RAM.
+/// then the child tables), and of every `struct hyp_page` of RAM. Built with `-DPTE`, the harness keeps the host
+/// state as v6.13 did (host stage-2 walk for checks, `pkvm_mkstate(PKVM_HOST_MEM_PROT, state)` mappings, no
+/// vmemmap state, the 4-byte v6.13 `struct hyp_page`, guest-share counts in a side table): that is compared with
+/// the `pte` machine.
 final class KernelHarnessTests: XCTestCase {
     static let ram = [MemoryMap.Region(base: 0x4000_0000, size: 64 << 20)]
 
@@ -50,8 +53,8 @@ final class KernelHarnessTests: XCTestCase {
     }
 
     /// Runs `lines` (the harness's script language: transitions plus `create_guest VM PGD`) on a v6.14 machine.
-    func run(_ lines: [String]) throws -> Hashes {
-        let m = try PKVMMachine(PKVMConfig(storage: .vmemmap, ram: Self.ram))
+    func run(_ lines: [String], storage: HostStateStorage = .vmemmap) throws -> Hashes {
+        let m = try PKVMMachine(PKVMConfig(storage: storage, ram: Self.ram))
         var rets = FNV()
         for line in lines {
             let r: Int32
@@ -67,7 +70,11 @@ final class KernelHarnessTests: XCTestCase {
         var vm = FNV()
         for pfn in m.vmemmap.pfnRanges[0] {
             let a = try XCTUnwrap(m.vmemmap.entryAddress(pfn))
-            vm.out(try m.mem.read64(a))
+            if storage == .vmemmap {
+                vm.out(try m.mem.read64(a))
+            } else {
+                vm.out(UInt64(try m.mem.read(a, count: 4).reversed().reduce(0) { $0 << 8 | UInt32($1) }), bytes: 4)
+            }
         }
         return Hashes(
             returns: rets.h, hyp: try tableHash(m, root: m.hyp.root, pages: 1, level: 0),
@@ -82,6 +89,14 @@ final class KernelHarnessTests: XCTestCase {
                 returns: 0x4d25_767f_9dce_13f5, hyp: 0x1cce_a558_bfb4_a86b, host: 0x5449_c81b_09ef_817a, guests: [],
                 vmemmap: 0x34b5_9559_6559_efec))
     }
+    func testOneSharePTE() throws {
+        XCTAssertEqual(
+            try run(["share_hyp 0x40000"], storage: .pte),
+            Hashes(
+                returns: 0x4d25_767f_9dce_13f5, hyp: 0x1cce_a558_bfb4_a86b, host: 0xd4d4_3ce5_d323_788f, guests: [],
+                vmemmap: 0xfd43_fb7d_4862_3ebe))
+    }
+
     /// The script of a seeded random run: three guests, then `steps` generated transitions (generated against
     /// a v6.14 machine, whose results steer the generator). `S2EMU_HARNESS_SCRIPT=path` writes it out for the
     /// harness.
@@ -115,5 +130,13 @@ final class KernelHarnessTests: XCTestCase {
                 returns: 0xb3c9_ff3e_6602_4992, hyp: 0xa305_64c4_91d1_1739, host: 0xaac9_fd60_b229_b356,
                 guests: [0xacdc_4490_eef6_7888, 0xff32_10a4_3bc9_9582, 0x8269_9965_46c8_97be],
                 vmemmap: 0xc6ec_e7a8_fed5_c097))
+        // The same script over the v6.13 storage: hyp and guest tables identical, host tables, returns and
+        // vmemmap (4-byte entries, no state) as the -DPTE harness gives them.
+        XCTAssertEqual(
+            try run(lines, storage: .pte),
+            Hashes(
+                returns: 0x7f29_0333_5bc9_b03c, hyp: 0xa305_64c4_91d1_1739, host: 0x5441_bf84_9c99_286a,
+                guests: [0xacdc_4490_eef6_7888, 0xff32_10a4_3bc9_9582, 0x8269_9965_46c8_97be],
+                vmemmap: 0x7d35_23c5_2387_af29))
     }
 }
