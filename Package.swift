@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CLibELF", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         .target(name: "ELFImage", dependencies: ["CLibELF", "Mem"]),
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
-        .target(name: "S2Cmd", dependencies: ["Mem", "Pgtable", "ELFImage", "CEditLine"]),
+        .target(name: "S2Cmd", dependencies: ["Mem", "Pgtable", "Hyp", "ELFImage", "CEditLine"]),
         .executableTarget(
             name: "s2emu",
             dependencies: [

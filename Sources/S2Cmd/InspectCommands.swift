@@ -1,3 +1,4 @@
+import Hyp
 import Mem
 import Pgtable
 
@@ -73,14 +74,23 @@ enum InspectCommands {
             + "  0x<start>-0x<end>   <size> <level> <tokens>\n"
             + "tokens: ' '/F valid, R, W, ' '/X (XN), AF, BLK; none for entries whose token bits are all 0.\n"
             + "--wide adds the output address, MemAttr, SH and SW bits (valid) or owner_id (invalid) and\n"
-            + "splits runs where those change.",
+            + "splits runs where those change; on a pKVM machine also the state of each run's first page\n"
+            + "(the host's, or the viewed guest's).",
         example: "dump --wide", arguments: 0...2, flags: ["wide"]
     ) { (s, a) throws(S2CmdError) in
         let r = try s.stage2Root()
         if a.count == 1 { throw a.usage("give both start and end, or neither") }
         let start = try a.count == 2 ? a.address(0, in: s) : 0
         let end = try a.count == 2 ? a.address(1, in: s) : r.geometry.inputSize
-        let d = try PtDump(root: r, mem: s.mem, start: start, end: end, marker: s.marker, wide: a.flag("wide"))
+        var d = try PtDump(root: r, mem: s.mem, start: start, end: end, marker: s.marker, wide: a.flag("wide"))
+        if a.flag("wide"), let m = s.pkvm {
+            let name = { (st: PageState?) in st.map { $0.description } ?? "reserved" }
+            if let h = s.viewedGuest, let g = m.guest(h) {
+                d.states = d.runs.map { name(m.guestState(g, ipa: $0.start).state) }
+            } else {
+                d.states = d.runs.map { name(m.hostState($0.start)) }
+            }
+        }
         return CommandOutput(text: d.text(style: s.style), json: d.json())
     }
 
@@ -149,20 +159,25 @@ enum InspectCommands {
 
     static let check = CommandSpec(
         "check", "check",
-        summary: "Check the stage-2 table's invariants: backed tables, no loops, no reserved encodings, refcounts.",
+        summary: "Check the stage-2 table's invariants (backed tables, no loops, no reserved encodings, refcounts) and pKVM's.",
         details: "Table pointers inside backed memory and below PS, each table page reached once, no 0b01\n"
             + "entry at the last level, blocks only where kvm_level_supports_block_mapping allows, and for\n"
-            + "pool pages: reference count = 1 + non-zero entries (stage2_pte_is_counted).",
+            + "pool pages: reference count = 1 + non-zero entries (stage2_pte_is_counted). On a pKVM machine\n"
+            + "also the ownership invariants (one owner per page, matching shares, hyp pages annotated).",
         example: "check", arguments: 0...0
     ) { (s, a) throws(S2CmdError) in
         let r = try s.stage2Root()
-        let c = TableCheck(root: r, mem: s.mem, pool: s.pool)
+        var c = TableCheck(root: r, mem: s.mem, pool: s.pool)
+        var pkvmNote = ""
+        if let m = s.pkvm {
+            if let v = m.checkAllInvariants() { c.add("pKVM invariant: \(v)") } else { pkvmNote = "; pKVM invariants hold" }
+        }
         let json = JSON.object([
             ("ok", .bool(c.ok)), ("tables", .number(c.tables)), ("leaves", .number(c.leaves)),
             ("problems", .array(c.problems.map { .string($0) })),
         ])
         if c.ok {
-            return CommandOutput(text: "ok: \(c.tables) table pages, \(c.leaves) valid leaves", json: json)
+            return CommandOutput(text: "ok: \(c.tables) table pages, \(c.leaves) valid leaves" + pkvmNote, json: json)
         }
         let text = (["\(c.problems.count) problem(s) in \(c.tables) table pages:"] + c.problems.map { "  " + $0 })
             .joined(separator: "\n")

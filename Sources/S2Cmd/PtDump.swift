@@ -57,6 +57,8 @@ public struct PtDump: Sendable {
     /// Whether runs also break where the wide columns (output address, MemAttr, SH, SW, owner) change.
     public let wide: Bool
     public let runs: [Run]
+    /// The pKVM state of each run's first page, for the wide dump of a pKVM machine's table.
+    public var states: [String]?
 
     /// Dumps `[start, end)` of the table at `root` (the kernel dumps `[0, BIT(ia_bits))`).
     /// - Throws: `S2CmdError.pgtable` if the range is outside the input space or a table is unbacked.
@@ -98,6 +100,7 @@ public struct PtDump: Sendable {
             s += Format.right(Format.ptdumpSize(r.end - r.start), 10) + " " + PtDump.levelName(r.level)
             if let t = PtDump.tokenString(r.prot) { s += t }
             if wide { s = Format.left(s, PtDump.wideColumn) + wideColumns(r) }
+            if wide, let states, let i = runs.firstIndex(of: r) { s += " state=\(states[i])" }
             lines.append(r.first.isValid || !style.colour ? s : style.dim(s))
         }
         return lines.joined(separator: "\n")
@@ -128,6 +131,7 @@ public struct PtDump: Sendable {
                             ("tokens", PtDump.tokenString(r.prot).map { .string($0) } ?? .null),
                             ("valid", .bool(r.first.isValid)),
                         ]
+                        if wide, let states, let i = runs.firstIndex(of: r) { o.append(("state", .string(states[i]))) }
                         if wide {
                             if r.first.isValid {
                                 o += [

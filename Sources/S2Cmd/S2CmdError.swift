@@ -14,6 +14,8 @@ public enum S2CmdError: Error, Equatable, Sendable, CustomStringConvertible {
     case badNumber(String)
     /// A table operation failed; the case carries the kernel's errno.
     case pgtable(PgtableError)
+    /// A pKVM hypercall returned a negative errno (`-EPERM`, `-EBUSY`, ...) for `what`.
+    case kernel(errno: Int32, what: String)
     /// An access to emulated memory failed.
     case mem(MemError)
     /// The command needs a stage-2 table and none is set up.
@@ -37,6 +39,7 @@ public enum S2CmdError: Error, Equatable, Sendable, CustomStringConvertible {
         case .usage(let c, let m, let s): return "\(c): \(m)\nusage: \(s)"
         case .badNumber(let t): return "'\(t)' is not a number (hex 0x..., decimal, _ separators, K/M/G suffix)"
         case .pgtable(let e): return e.description
+        case .kernel(let e, let w): return "\(w): \(KernelErrno.name(e))"
         case .mem(let e): return e.description
         case .noTable:
             return "no stage-2 table: load an image with s2_vtcr/s2_vttbr, 'set vtcr/vttbr', or 'stage2 new'"
@@ -50,7 +53,10 @@ public enum S2CmdError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The kernel errno of a failed table operation (`-EINVAL`, `-ENOMEM`, ...), as `expect` matches it.
     public var errnoName: String? {
-        if case .pgtable(let e) = self, let code = e.errno { return KernelErrno.name(code) }
-        return nil
+        switch self {
+        case .pgtable(let e): return e.errno.map { KernelErrno.name($0) }
+        case .kernel(let e, _): return KernelErrno.name(e)
+        default: return nil
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Hyp
 import Mem
 import Pgtable
 
@@ -27,6 +28,10 @@ public final class Session {
     public var emitError: (String) -> Void = { ErrorStream.print($0) }
     /// Set by `quit`/`exit`; the REPL stops reading.
     public var quitRequested = false
+    /// The pKVM machine built by `pkvm`, whose memory the session then works on.
+    public private(set) var pkvm: PKVMMachine?
+    /// The guest `view` points the stage-2 registers at, or nil for the host.
+    public var viewedGuest: UInt32?
 
     public init(style: Style = .plain) {
         self.mem = PhysMem()
@@ -48,8 +53,33 @@ public final class Session {
         return PgtableRoot(root: PhysAddr(root), geometry: g)
     }
 
+    /// Makes `machine` the session's machine: its memory, its host stage 2 in VTCR/VTTBR (marker
+    /// `Host IPA`, `KVM_PGTABLE_S2_NOFWB | _IDMAP`), its hyp stage 1 in TCR_EL2/TTBR0_EL2.
+    public func attach(_ machine: PKVMMachine) {
+        pkvm = machine
+        mem = machine.mem
+        pool = nil
+        symbols = [:]
+        probes = []
+        imagePath = nil
+        let host = machine.host.geometry
+        let hyp = machine.hyp.geometry
+        registers.vtcr = host.vtcr.rawValue
+        registers.vttbr = Registers.ttbr(baddr: machine.host.root.rawValue, oaBits: host.oaBits)
+        // TCR_EL2 as __kvm_hyp_init builds it: RES1 bits 31 and 23, PS, TG0 4K, SH0 IS, WBWA walks, T0SZ.
+        registers.hypTCR =
+            1 << 31 | 1 << 23 | (PARange.encoding(hyp.oaBits) ?? 5) << 16 | 3 << 12 | 1 << 10 | 1 << 8
+            | UInt64(64 - hyp.iaBits)
+        registers.hypTTBR0 = machine.hyp.root.rawValue
+        stage2Flags = [.noFWB, .idmap]
+        marker = "Host IPA"
+        viewedGuest = nil
+    }
+
     /// The stage-2 table with the session's pool as its `mm_ops`, for operations that may allocate.
+    /// - Throws: `failed` on a pKVM machine, whose tables change only through its hypercalls.
     public func stage2Table() throws(S2CmdError) -> Stage2Table<PagePool> {
+        if pkvm != nil { throw .failed("on a pKVM machine the stage-2 tables change only through the hypercalls") }
         let r = try stage2Root()
         let pool = try ensurePool(pageShift: r.geometry.granule.shift)
         return Stage2Table(mm: pool, root: r.root, geometry: r.geometry, flags: stage2Flags)

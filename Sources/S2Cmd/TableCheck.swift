@@ -49,6 +49,9 @@ public struct TableCheck: Sendable {
     }
 
     public var ok: Bool { problems.isEmpty }
+
+    /// Adds a problem found by another check.
+    public mutating func add(_ problem: String) { problems.append(problem) }
 }
 
 /// The visitor behind `TableCheck`.
