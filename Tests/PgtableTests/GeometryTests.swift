@@ -78,6 +78,10 @@ final class GeometryTests: XCTestCase {
         XCTAssertTrue(d.lpa2)
         XCTAssertEqual([d.iaBits, d.startLevel, d.rootPages, d.oaBits], [52, 0, 16, 52])
         XCTAssertEqual(d.format, .lpa2)
+        // 4K, DS=1, SL2=1 (bit 33) with SL0=0: start level -1 (AArch64.S2StartLevel); 52-bit IPA in one root
+        // table (kvm_granule_shift(-2) = 57 > 51).
+        let e = try Geometry(vtcr: VTCR(1 << 33 | 1 << 32 | 6 << 16 | 12))
+        XCTAssertEqual([e.iaBits, e.startLevel, e.rootPages], [52, -1, 1])
         // The geometry kvm_get_vtcr builds reads back the same.
         for (g, ipa) in [(Granule.k4, 40), (.k16, 40), (.k64, 44), (.k4, 48)] {
             let k = try Geometry.kernelStage2(granule: g, ipaBits: ipa)
@@ -101,6 +105,7 @@ final class GeometryTests: XCTestCase {
         assertInvalid(2 << 14 | 5 << 16 | 3 << 6 | 24)  // 16K SL0 3 without DS: S2InvalidSL
         assertInvalid(5 << 16 | 2 << 6 | 24, paMax: 40)  // 4K SL0 2 (level 0) needs PAMax >= 44
         assertInvalid(5 << 16 | 0 << 6 | 16)  // 4K 48-bit at level 2: 16 roots of 1G cover only 34 bits
+        assertInvalid(1 << 33 | 1 << 32 | 6 << 16 | 1 << 6 | 12)  // SL2=1 needs SL0=0: S2InvalidSL
         assertInvalid(5 << 16 | 1 << 6 | 34)  // 4K 30-bit at level 1: smaller than one level-1 table's range
         assertInvalid(5 << 16 | 2 << 6 | 10)  // T0SZ 10 (54-bit IPA) out of range
         assertInvalid(1 << 14 | 5 << 16 | 1 << 6 | 12, paMax: 48)  // 64K 52-bit IPA needs PAMax 52

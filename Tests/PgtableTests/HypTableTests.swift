@@ -86,4 +86,19 @@ final class HypTableTests: XCTestCase {
         // Software bits pass through (`prot & KVM_PTE_LEAF_ATTR_HI_SW`).
         XCTAssertEqual(try HypAttributes.attributes(for: [.r, .sw3], lpa2: false), 0x0440_0000_0000_07c0)
     }
+
+    /// 64K hyp stage 1: kvm_pgtable_hyp_init(48) → start level 4 - (48 - 4) / 13 = 1, root 0x4000_0000; a
+    /// 512M block (level 2) at VA 0x2000_0000: level-1 entry 0 gets table 0x4001_0000 whose entry 1 is
+    /// 0x3_2000_0000 | RW | 1; the 64K layout keeps PA[51:48] (here 0) in bits 15:12.
+    func testHyp64KBlock() throws {
+        let f = try TableFixture(granule: .k64, pages: 8)
+        let hyp = try HypTable(mm: f.pool, geometry: Geometry.kernelHyp(granule: .k64, vaBits: 48))
+        XCTAssertEqual(hyp.geometry.startLevel, 1)
+        try hyp.map(0x2000_0000, size: 0x2000_0000, phys: 0x3_2000_0000, prot: .rw)
+        try f.assertTable(0x4000_0000, granule: .k64, [0x4000_0000: 0x4001_0003])
+        try f.assertTable(0x4001_0000, granule: .k64, [0x4001_0008: 0x0040_0003_2000_0741])
+        XCTAssertEqual(f.allocated, [0x4000_0000: 2, 0x4001_0000: 2])
+        XCTAssertEqual(try hyp.unmap(0x2000_0000, size: 0x2000_0000), 0x2000_0000)
+        XCTAssertEqual(f.allocated, [0x4000_0000: 1])
+    }
 }
