@@ -92,7 +92,4 @@ public struct MemoryMap: Sendable, Equatable {
         guard let i = reg, !regions[i].nomap else { return -KernelErrno.EPERM }
         return 0
     }
-
-    /// Total bytes of RAM.
-    public var totalSize: UInt64 { regions.reduce(0) { $0 + $1.size } }
 }

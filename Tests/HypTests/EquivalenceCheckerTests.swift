@@ -83,6 +83,15 @@ final class EquivalenceCheckerTests: XCTestCase {
             d.detail.contains("hyp state SHARED_BORROWED vs SHARED_OWNED") || d.detail.contains("guest"), d.description)
     }
 
+    /// With out-of-range requests on, a random run runs into the errno changes of the move.
+    func testRandomOutOfRangeRequestsDiverge() throws {
+        let c = try checker()
+        var g = c.generator(seed: 42, hotPages: 256)
+        g.outOfRangeRequests = true
+        guard case .diverged(let d) = c.run(steps: 4000, generator: &g) else { return XCTFail("no divergence") }
+        XCTAssertTrue(["return -ERANGE vs -EPERM", "return -EPERM vs -EINVAL"].contains(d.detail), d.description)
+    }
+
     /// Ranges straddling RAM and MMIO: v6.14's check_range_allowed_memory says -EINVAL where v6.13's walk
     /// says -EPERM (a functional change of "Move host page ownership tracking to the hyp vmemmap").
     func testStraddlingRangeDiverges() throws {
