@@ -151,23 +151,69 @@ struct Check: ParsableCommand {
 
 struct Equiv: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one transition sequence through both pKVM state layouts and compare after every step.")
-    @OptionGroup var machine: MachineOptions
+        abstract: "Run one transition sequence through both pKVM state layouts (pte, vmemmap) and compare after every step.")
+    @Flag(help: "Print JSON instead of text.") var json = false
     @Argument(help: "Script of transitions (omit for random steps).") var script: String?
     @Option(help: "Random steps.") var steps = "1000"
     @Option(help: "Random seed.") var seed = "1"
+    @Option(help: "Guests per machine.") var guests = "2"
+    @Option(help: "State layout of the vmemmap machine (v6.14, or planted-borrowed-bug to see a divergence).")
+    var layout: String?
 
     func run() throws {
-        try machine.run(Invocation("equiv", arguments: script.map { [$0] } ?? [], options: ["steps": steps, "seed": seed]))
+        var options = ["steps": steps, "seed": seed, "guests": guests]
+        if let layout { options["layout"] = layout }
+        try PKVMScript.run(Invocation("equiv", arguments: script.map { [$0] } ?? [], options: options), json: json)
+    }
+}
+
+/// A pKVM machine for `migrate` and `map`: built by `pkvm`, then a script of commands run on it.
+struct PKVMOptions: ParsableArguments {
+    @Option(help: "Host-state storage: pte or vmemmap.") var storage = "pte"
+    @Option(help: "Guests.") var guests = "2"
+    @Argument(help: "Script of commands to run on the machine first (host_share_hyp ..., host_share_guest ...).")
+    var script: String?
+
+    /// The session after `pkvm` and the script; exits 1 if either fails.
+    func session() throws -> Session {
+        let s = Session(style: Style.forDescriptor(1))
+        var lines = ["pkvm storage=\(storage) guests=\(guests)"]
+        if let script {
+            do { lines += try ScriptRunner.readLines(script) } catch {
+                ErrorStream.print("error: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        s.emit = { _ in }
+        let result = ScriptRunner(session: s, name: script ?? "pkvm", keepGoing: false, json: false).run(lines)
+        if result.errors > 0 { throw ExitCode(1) }
+        s.emit = { print($0) }
+        return s
+    }
+}
+
+enum PKVMScript {
+    /// Runs `invocation` on `session` (a fresh one if nil), printing its output; errors exit 1.
+    static func run(_ invocation: Invocation, json: Bool, session: Session? = nil) throws {
+        let s = session ?? Session(style: Style.forDescriptor(1))
+        var inv = invocation
+        if json { inv.flags.insert("json") }
+        do {
+            if let text = Session.render(try s.execute(inv), json: json) { print(text) }
+        } catch {
+            ErrorStream.print("error: \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert the machine's host state from PTE software bits (v6.13) to the vmemmap (v6.14).")
-    @OptionGroup var machine: MachineOptions
+        abstract: "Build a pte-storage pKVM machine, run a script on it, convert its host state to the vmemmap (v6.13 -> v6.14).")
+    @OptionGroup var pkvm: PKVMOptions
+    @Flag(help: "Print JSON instead of text.") var json = false
 
-    func run() throws { try machine.run(Invocation("migrate")) }
+    func run() throws { try PKVMScript.run(Invocation("migrate"), json: json, session: try pkvm.session()) }
 }
 
 struct Save: ParsableCommand {
@@ -180,9 +226,13 @@ struct Save: ParsableCommand {
 
 struct MapPicture: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "map", abstract: "Draw physical memory as an ownership map (host, hyp, guests, shared, MMIO).")
-    @OptionGroup var machine: MachineOptions
+        commandName: "map",
+        abstract: "Draw a pKVM machine's physical memory as an ownership map (host, hyp, shared, guests, MMIO).")
+    @OptionGroup var pkvm: PKVMOptions
     @Option(help: "SVG file to write.") var svg: String
+    @Flag(help: "Print JSON instead of text.") var json = false
 
-    func run() throws { try machine.run(Invocation("ownership_map", arguments: [svg])) }
+    func run() throws {
+        try PKVMScript.run(Invocation("ownership_map", arguments: [svg]), json: json, session: try pkvm.session())
+    }
 }
