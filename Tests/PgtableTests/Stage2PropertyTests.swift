@@ -27,7 +27,7 @@ final class Stage2PropertyTests: XCTestCase {
     }
 
     func testRandomSequences64K() throws {
-        try run(granule: .k64, ipaBits: 44, seed: 5, steps: 30)
+        try run(granule: .k64, ipaBits: 44, seed: 5, steps: 20)
     }
 
     func run(granule: Granule, ipaBits: Int, seed: UInt64, steps: Int) throws {

@@ -33,9 +33,12 @@ struct TableFixture {
     /// The non-zero entries of the table page at `table` (granule-sized), as `[entry address: value]`.
     func nonZeroEntries(_ table: UInt64, granule: Granule) throws -> [UInt64: UInt64] {
         var out: [UInt64: UInt64] = [:]
-        for i in 0..<UInt64(granule.entries) {
-            let v = try entry(table + 8 * i)
-            if v != 0 { out[table + 8 * i] = v }
+        let bytes = try mem.read(PhysAddr(table), count: Int(granule.size))
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<granule.entries {
+                let v = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+                if v != 0 { out[table + 8 * UInt64(i)] = v }
+            }
         }
         return out
     }
