@@ -72,3 +72,24 @@ final class SessionTests: XCTestCase {
         }
     }
 }
+
+/// docs/cli.md documents every command of the language, and every command's example runs.
+final class DocsTests: XCTestCase {
+    func testEveryCommandDocumented() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/cli.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        for name in CommandRegistry.names {
+            XCTAssertTrue(text.contains("`\(name)`") || text.contains("`\(name) "), "docs/cli.md lacks \(name)")
+        }
+    }
+
+    /// Each command's `help` example parses and names its own command with arguments it accepts.
+    func testExamplesParse() throws {
+        for spec in CommandRegistry.all {
+            let inv = try XCTUnwrap(Invocation.parse(spec.example), spec.name)
+            XCTAssertEqual(inv.name, spec.name)
+            XCTAssertNoThrow(try Arguments(spec: spec, invocation: inv), spec.example)
+        }
+    }
+}
