@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+
+/// The bundled default image (Fixtures/images/default.S), the pKVM commands, saving, the picture.
+final class DefaultImageTests: XCTestCase {
+    func expect(_ args: [String], _ name: String, status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLI.run(args)
+        XCTAssertEqual(r.status, status, "stderr: \(r.stderr)", file: file, line: line)
+        try CLI.compare(r.stdout, name, file: file, line: line)
+    }
+
+    /// The README's quick-start command.
+    func testDumpWide() throws { try expect(["dump", "--wide"], "default-dump-wide.txt") }
+    func testWalkSharedPage() throws { try expect(["walk", "0x4060_0010"], "default-walk.txt") }
+    func testPKVMScript() throws { try expect(["run", "Tests/CLITests/Scripts/pkvm.s2"], "run-pkvm.txt") }
+
+    /// save then load gives the same table: the same walk from the saved copy.
+    func testSaveRoundTrip() throws {
+        let path = NSTemporaryDirectory() + "s2emu-cli-save-\(getpid()).elf"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let saved = try CLI.run(["save", path])
+        XCTAssertEqual(saved.status, 0, saved.stderr)
+        let a = try CLI.run(["dump", "--wide"])
+        let b = try CLI.run(["dump", "--wide", "--image", path])
+        XCTAssertEqual(a.stdout, b.stdout)
+        XCTAssertFalse(a.stdout.isEmpty)
+    }
+
+    func testEquivalentAndPlanted() throws {
+        let ok = try CLI.run(["equiv", "--steps", "300", "--seed", "3"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(ok.stdout, "equivalent over 300 steps\n")
+        let planted = try CLI.run(["equiv", "--steps", "3000", "--layout", "planted-borrowed-bug"])
+        XCTAssertEqual(planted.status, 1)
+        XCTAssertTrue(planted.stderr.hasPrefix("error: divergence at step "), planted.stderr)
+    }
+
+    func testOwnershipMap() throws {
+        let path = NSTemporaryDirectory() + "s2emu-cli-map-\(getpid()).svg"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let script = NSTemporaryDirectory() + "s2emu-cli-map-\(getpid()).s2"
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        try "host_share_hyp 0x40100\nhost_donate_hyp 0x40110 2\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["map", "--svg", path, script])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let svg = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+        XCTAssertTrue(svg.contains("<title>0x40100000-0x40101000 shared-hyp</title>"), svg.prefix(2000).description)
+        XCTAssertTrue(svg.contains("<title>0x40110000-0x40112000 hyp</title>"))
+        XCTAssertTrue(r.stdout.contains("shared-hyp 1 page(s)"), r.stdout)
+    }
+}
