@@ -53,8 +53,9 @@ public final class PagePool: PgtableMMOps, @unchecked Sendable {
     /// The pool index of the page holding `address`, or nil outside the pool.
     @inlinable @inline(__always)
     func index(_ address: PhysAddr) -> Int? {
-        let i = (address.rawValue >> UInt64(pageShift)) &- basePFN
-        return i < UInt64(pageCount) ? Int(i) : nil
+        // pageShift is 12, 14 or 16 and pageCount positive (checked by init): plain shifts and conversions.
+        let i = (address.rawValue &>> UInt64(truncatingIfNeeded: pageShift)) &- basePFN
+        return i < UInt64(truncatingIfNeeded: pageCount) ? Int(truncatingIfNeeded: i) : nil
     }
 
     public func zallocPage() throws(MemError) -> PhysAddr {
