@@ -8,7 +8,8 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
     public let iaBits: Int
     /// Level of the root table (`start_level`), -1 to 3.
     public let startLevel: Int
-    /// Output (physical) address bits (PS / IPS).
+    /// Output (physical) address bits (PS / IPS); by default the widest the descriptor format holds
+    /// (48, or 52 with 64K FEAT_LPA or LPA2), which is all the kernel's tables are limited by.
     public let oaBits: Int
     /// FEAT_LPA2 52-bit descriptors (DS=1; the kernel's `kvm_lpa2_is_enabled()`).
     public let lpa2: Bool
@@ -22,7 +23,7 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
     ///   more than 16 concatenated root tables (`AArch64.S2InconsistentSL`), more than one root table at
     ///   stage 1, LPA2 with 64K pages, an output size the descriptors cannot hold.
     public init(
-        granule: Granule, iaBits: Int, startLevel: Int, oaBits: Int = 48, lpa2: Bool = false,
+        granule: Granule, iaBits: Int, startLevel: Int, oaBits: Int? = nil, lpa2: Bool = false,
         concatenation: Bool = true
     ) throws(PgtableError) {
         guard (granule.firstLevel...Granule.lastLevel).contains(startLevel), startLevel >= 0 || lpa2 else {
@@ -38,6 +39,7 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
             )
         }
         let format = OutputAddressFormat.kernel(granule: granule, lpa2: lpa2)
+        let oaBits = oaBits ?? format.maxBits
         guard oaBits >= 32, oaBits <= format.maxBits else {
             throw .invalidGeometry("\(oaBits)-bit output addresses need FEAT_LPA/LPA2 descriptors")
         }
@@ -54,7 +56,7 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
 
     /// The geometry `kvm_get_vtcr` chooses for a stage-2 of `ipaBits`: as few levels as 16 concatenated
     /// root tables allow (`stage2_pgtable_levels`), but at least 2; never an extra LPA2 level.
-    public static func kernelStage2(granule: Granule, ipaBits: Int, oaBits: Int = 48, lpa2: Bool = false)
+    public static func kernelStage2(granule: Granule, ipaBits: Int, oaBits: Int? = nil, lpa2: Bool = false)
         throws(PgtableError) -> Geometry
     {
         let levels = max(2, granule.levels(forAddressBits: ipaBits - 4))
@@ -63,7 +65,7 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The geometry `kvm_pgtable_hyp_init` uses for a hyp stage 1 of `vaBits`.
-    public static func kernelHyp(granule: Granule, vaBits: Int, oaBits: Int = 48, lpa2: Bool = false)
+    public static func kernelHyp(granule: Granule, vaBits: Int, oaBits: Int? = nil, lpa2: Bool = false)
         throws(PgtableError) -> Geometry
     {
         let start = Granule.lastLevel + 1 - granule.levels(forAddressBits: vaBits)
@@ -157,6 +159,20 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
         let mask: UInt64 = iaBits >= 64 ? ~0 : (1 << UInt64(iaBits)) - 1
         let shift = granule.levelShift(startLevel - 1)
         return shift >= 64 ? 0 : (address & mask) >> UInt64(shift)
+    }
+
+    /// Checks that a mapping of `[addr, addr+size)` to `phys` stays below `BIT(oaBits)`, with the walk's
+    /// page rounding (`ALIGN_DOWN(phys)`, `PAGE_ALIGN(addr+size)`).
+    /// - Throws: `PgtableError.outputBeyondPS`.
+    @inlinable
+    public func checkOutputRange(addr: UInt64, size: UInt64, phys: UInt64) throws(PgtableError) {
+        guard size > 0 else { return }
+        let page = granule.size
+        let start = addr & ~(page &- 1)
+        let end = (addr &+ size &+ page &- 1) & ~(page &- 1)
+        let pa = phys & ~(page &- 1)
+        let limit: UInt64 = oaBits >= 64 ? ~0 : (1 << UInt64(oaBits))
+        guard pa < limit, end &- start <= limit - pa else { throw .outputBeyondPS(phys: phys, size: size, oaBits: oaBits) }
     }
 
     /// Bytes of input address space (`BIT(ia_bits)`).

@@ -5,6 +5,9 @@ import Mem
 public struct HypTable<MM: PgtableMMOps> {
     public let mm: MM
     public let pgt: PgtableRoot
+    /// Map output addresses beyond PS with the high bits dropped, as `kvm_phys_to_pte` does, instead of
+    /// refusing with `PgtableError.outputBeyondPS` (the default).
+    public var truncatesOutputAddress = false
 
     /// Allocates the root page (`kvm_pgtable_hyp_init`).
     /// - Throws: `invalidGeometry` (`-EINVAL`) for a geometry with concatenated roots or a granule other
@@ -34,6 +37,7 @@ public struct HypTable<MM: PgtableMMOps> {
     @inlinable
     public func map(_ addr: UInt64, size: UInt64, phys: UInt64, prot: Prot) throws(PgtableError) {
         let attr = try HypAttributes.attributes(for: prot, lpa2: geometry.lpa2)
+        if !truncatesOutputAddress { try geometry.checkOutputRange(addr: addr, size: size, phys: phys) }
         var v = HypMapVisitor(mm: mm, geometry: geometry, phys: phys & ~(geometry.granule.size &- 1), attr: attr)
         let r = try pgt.walk(mem: mm.mem, addr: addr, size: size, flags: .leaf, visitor: &v)
         if r != 0 { throw PgtableError.from(code: r, context: "hyp map 0x\(String(addr, radix: 16))") }

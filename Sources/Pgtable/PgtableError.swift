@@ -18,6 +18,10 @@ public enum PgtableError: Error, Equatable, Sendable, CustomStringConvertible {
     case unbackedTable(MemError)
     /// VTCR_EL2 / TCR_EL2 or `(ia_bits, start_level)` describe no valid translation regime.
     case invalidGeometry(String)
+    /// The output range `[phys, phys+size)` of a mapping reaches past the regime's PS (`oaBits`). The kernel
+    /// has no check here: `kvm_phys_to_pte` silently drops the bits the descriptor cannot hold. s2emu
+    /// refuses such a mapping unless the table's `truncatesOutputAddress` asks for the kernel's behaviour.
+    case outputBeyondPS(phys: UInt64, size: UInt64, oaBits: Int)
 
     /// The kernel's return value for this condition (negative errno), or nil where the kernel has none.
     public var errno: Int32? {
@@ -26,7 +30,7 @@ public enum PgtableError: Error, Equatable, Sendable, CustomStringConvertible {
         case .outOfMemory: return -KernelErrno.ENOMEM
         case .tryAgain: return -KernelErrno.EAGAIN
         case .outOfRange: return -KernelErrno.ERANGE
-        case .unbackedTable: return nil
+        case .unbackedTable, .outputBeyondPS: return nil
         }
     }
 
@@ -39,6 +43,8 @@ public enum PgtableError: Error, Equatable, Sendable, CustomStringConvertible {
             return "-ERANGE: range 0x\(String(s, radix: 16))-0x\(String(e, radix: 16)) exceeds 0x\(String(l, radix: 16))"
         case .unbackedTable(let m): return "walk left backed memory: \(m)"
         case .invalidGeometry(let s): return "invalid translation regime: \(s)"
+        case .outputBeyondPS(let p, let n, let bits):
+            return "output range 0x\(String(p, radix: 16))+0x\(String(n, radix: 16)) exceeds the \(bits)-bit PS"
         }
     }
 

@@ -28,6 +28,9 @@ public struct Stage2Table<MM: PgtableMMOps> {
     public let flags: Stage2Flags
     /// `force_pte_cb`: asked once per `map` with `(addr, end, prot)`; true forces page mappings.
     public var forcePTE: (@Sendable (UInt64, UInt64, Prot) -> Bool)?
+    /// Model the kernel exactly for output addresses beyond PS: map them with the high bits dropped, as
+    /// `kvm_phys_to_pte` does, instead of refusing with `PgtableError.outputBeyondPS` (the default).
+    public var truncatesOutputAddress = false
 
     /// Allocates a zeroed root of `geometry.rootPages` concatenated pages (`__kvm_pgtable_stage2_init`).
     /// - Throws: `PgtableError.outOfMemory` if `mm` cannot provide them (`-ENOMEM`), or
@@ -93,7 +96,8 @@ public struct Stage2Table<MM: PgtableMMOps> {
     ///   - walkFlags: extra walk flags (`.handleFault`, `.shared`, …).
     /// - Throws: `invalidArgument` (`-EINVAL`) for bad prot or an identity map with `addr != phys`;
     ///   `tryAgain` (`-EAGAIN`) when the entry already maps this (fault-handling walks only);
-    ///   `outOfMemory` (`-ENOMEM`); `outOfRange` (`-ERANGE`). Entries written before a failure stay.
+    ///   `outOfMemory` (`-ENOMEM`); `outOfRange` (`-ERANGE`); `outputBeyondPS` (no kernel errno: see
+    ///   `truncatesOutputAddress`). Entries written before a failure stay.
     @inlinable
     public func map(
         _ addr: UInt64, size: UInt64, phys: UInt64, prot: Prot, memcache: Bool = true, walkFlags: WalkFlags = []
@@ -103,6 +107,7 @@ public struct Stage2Table<MM: PgtableMMOps> {
             throw .invalidArgument("identity map with IPA 0x\(String(addr, radix: 16)) != PA 0x\(String(phys, radix: 16))")
         }
         let attr = try Stage2Attributes.attributes(for: prot, fwb: fwb, lpa2: geometry.lpa2)
+        if !truncatesOutputAddress { try geometry.checkOutputRange(addr: addr, size: size, phys: phys) }
         var v = Stage2MapVisitor(
             mm: mm, geometry: geometry, phys: phys & ~(geometry.granule.size &- 1), attr: attr, ownerID: 0,
             annotation: false, forcePTE: force, memcache: memcache)

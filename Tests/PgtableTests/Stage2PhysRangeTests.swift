@@ -11,7 +11,8 @@ import XCTest
 final class Stage2PhysRangeTests: XCTestCase {
     func testPABeyond48BitsIsTruncated4K() throws {
         let f = try TableFixture(granule: .k4, pages: 16)
-        let s2 = try Stage2Table(mm: f.pool, geometry: Geometry.kernelStage2(granule: .k4, ipaBits: 40))
+        var s2 = try Stage2Table(mm: f.pool, geometry: Geometry.kernelStage2(granule: .k4, ipaBits: 40))
+        s2.truncatesOutputAddress = true
         // IPA 0x8000_0000, 2M, PA 2^48 (2M aligned): table 0x4000_2000 at R0[2]; level-2 block whose address
         // bits are 2^48 & GENMASK(47, 12) = 0: 0x0040_0000_0000_07d9.
         try s2.map(0x8000_0000, size: 0x20_0000, phys: 1 << 48, prot: .rw)
@@ -31,7 +32,8 @@ final class Stage2PhysRangeTests: XCTestCase {
     /// With 64K pages PA[51:48] is representable (bits 15:12); bit 52 and above are dropped.
     func testPABeyond52BitsIsTruncated64K() throws {
         let f = try TableFixture(granule: .k64, pages: 16)
-        let s2 = try Stage2Table(mm: f.pool, geometry: Geometry.kernelStage2(granule: .k64, ipaBits: 44))
+        var s2 = try Stage2Table(mm: f.pool, geometry: Geometry.kernelStage2(granule: .k64, ipaBits: 44, oaBits: 52))
+        s2.truncatesOutputAddress = true
         try s2.map(0, size: 0x2_0000, phys: 0x1f_ffff_ffff_0000, prot: .rw)
         try f.assertTable(0x4000_0000, granule: .k64, [0x4000_0000: 0x4004_0003])
         // 0x1f_ffff_ffff_0000: bits 47:16 0xffff_ffff_0000, PA[51:48] 0xf → bits 15:12; bit 52 dropped.
@@ -45,8 +47,30 @@ final class Stage2PhysRangeTests: XCTestCase {
     /// the bits kvm_phys_to_pte holds.
     func testHypBlockBeyond48Bits() throws {
         let f = try TableFixture(granule: .k4, pages: 16)
-        let hyp = try HypTable(mm: f.pool, geometry: Geometry.kernelHyp(granule: .k4, vaBits: 48))
+        var hyp = try HypTable(mm: f.pool, geometry: Geometry.kernelHyp(granule: .k4, vaBits: 48))
+        hyp.truncatesOutputAddress = true
         try hyp.map(0x4000_0000, size: 0x4000_0000, phys: (1 << 48) + 0x4000_0000, prot: .rw)
         try f.assertTable(0x4000_1000, granule: .k4, [0x4000_1008: 0x0040_0000_4000_0741])
+    }
+
+    /// By default s2emu refuses what the kernel would silently truncate: an output range beyond PS gets
+    /// `outputBeyondPS` and no entry, table page or reference changes.
+    func testOutputBeyondPSIsRefusedByDefault() throws {
+        let f = try TableFixture(granule: .k4, pages: 16)
+        let s2 = try Stage2Table(mm: f.pool, geometry: Geometry.kernelStage2(granule: .k4, ipaBits: 40))
+        let before = try f.pool.mem.read(f.pool.base, count: 16 * 4096)
+        XCTAssertThrowsError(try s2.map(0x8000_0000, size: 0x20_0000, phys: 1 << 48, prot: .rw)) { e in
+            XCTAssertEqual(e as? PgtableError, .outputBeyondPS(phys: 1 << 48, size: 0x20_0000, oaBits: 48))
+        }
+        // The last page below 2^48 is fine; one more page crosses PS.
+        XCTAssertThrowsError(try s2.map(0x8000_0000, size: 0x2000, phys: (1 << 48) - 0x1000, prot: .rw))
+        XCTAssertEqual(try f.pool.mem.read(f.pool.base, count: 16 * 4096), before)
+        XCTAssertEqual(f.pool.usedPages, 2)
+        try s2.map(0x8000_0000, size: 0x1000, phys: (1 << 48) - 0x1000, prot: .rw)
+        XCTAssertEqual(try s2.getLeaf(0x8000_0000).pte.outputAddress(granule: .k4, format: .pa48), (1 << 48) - 0x1000)
+        let hyp = try HypTable(mm: f.pool, geometry: Geometry.kernelHyp(granule: .k4, vaBits: 48))
+        XCTAssertThrowsError(try hyp.map(0, size: 0x1000, phys: 1 << 48, prot: .rw)) { e in
+            XCTAssertEqual(e as? PgtableError, .outputBeyondPS(phys: 1 << 48, size: 0x1000, oaBits: 48))
+        }
     }
 }
