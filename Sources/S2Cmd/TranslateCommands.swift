@@ -4,7 +4,7 @@ import Pgtable
 /// The architectural translation (`AArch64.S2Walk`, or the EL2 stage 1 with `--hyp`): what the hardware
 /// does with the tables, as opposed to what the kernel's walker sees.
 enum TranslateCommands {
-    static let all: [CommandSpec] = [translate]
+    static let all: [CommandSpec] = [translate, probes]
 
     static let translate = CommandSpec(
         "translate", "translate <address> [access=read|write|exec] [--el0] [--at] [--hyp]",
@@ -84,5 +84,26 @@ enum TranslateCommands {
             ]
         }
         return CommandOutput(text: lines.joined(separator: "\n"), json: .object(json))
+    }
+
+    static let probes = CommandSpec(
+        "probes", "probes",
+        summary: "Translate every probe address of the image (probe_ipas) for a read and a write, one line each.",
+        details: "The same AT S12E1R / AT S12E1W pair the images' EL2 program runs under QEMU; each line gives\n"
+            + "PAR_EL1 for both, so it can be compared with the recorded QEMU output.",
+        example: "probes", arguments: 0...0
+    ) { (s, a) throws(S2CmdError) in
+        guard let vtcr = s.registers.vtcr, let vttbr = s.registers.vttbr else { throw .noTable }
+        let regime = TranslationRegime(vtcr: vtcr, vttbr: vttbr)
+        var lines: [String] = []
+        var json: [JSON] = []
+        for ipa in s.probes {
+            let r = regime.translate(ipa, .at(write: false), in: s.mem)
+            let w = regime.translate(ipa, .at(write: true), in: s.mem)
+            lines.append(
+                Format.hex16(ipa) + "  R " + Format.hex16(r.parFields) + "  W " + Format.hex16(w.parFields) + "  " + r.description)
+            json.append(.object([("ipa", .hex(ipa)), ("par_read", .hex(r.parFields)), ("par_write", .hex(w.parFields))]))
+        }
+        return CommandOutput(text: lines.joined(separator: "\n"), json: .array(json))
     }
 }

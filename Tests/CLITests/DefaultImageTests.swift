@@ -49,4 +49,31 @@ final class DefaultImageTests: XCTestCase {
         XCTAssertTrue(svg.contains("<title>0x40110000-0x40112000 hyp</title>"))
         XCTAssertTrue(r.stdout.contains("shared-hyp 1 page(s)"), r.stdout)
     }
+
+    /// `probes` against QEMU's own answers for the default image (`Fixtures/images/qemu/default.txt`: IPA,
+    /// PAR_EL1 after AT S12E1R, after AT S12E1W): the same PA bits on success (QEMU also reports SH and the
+    /// RES1 bit 11 there), the same whole PAR_EL1 on a fault (F, FST, S, bit 11).
+    func testProbesMatchQEMU() throws {
+        let r = try CLI.run(["run", "-", "--image", "Fixtures/images/default.elf"], stdin: "probes\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        func hex(_ t: Substring) -> UInt64? { UInt64(t.hasPrefix("0x") ? t.dropFirst(2) : t, radix: 16) }
+        var ours: [UInt64: (UInt64, UInt64)] = [:]
+        for line in r.stdout.split(separator: "\n") {
+            let w = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard w.count >= 5, let ipa = hex(w[0]), let rd = hex(w[2]), let wr = hex(w[4]) else { continue }
+            ours[ipa] = (rd, wr)
+        }
+        let recorded = try String(
+            contentsOf: CLI.packageRoot.appendingPathComponent("Fixtures/images/qemu/default.txt"), encoding: .utf8
+        ).split(separator: "\n").map { $0.split(separator: " ").compactMap { hex($0) } }.filter { $0.count == 3 }
+        XCTAssertGreaterThan(recorded.count, 5)
+        XCTAssertEqual(ours.count, recorded.count)
+        for q in recorded {
+            guard let (rd, wr) = ours[q[0]] else { XCTFail("no probe 0x\(String(q[0], radix: 16))"); continue }
+            for (mine, qemu) in [(rd, q[1]), (wr, q[2])] {
+                let expected = qemu & 1 == 1 ? qemu : qemu & 0x000f_ffff_ffff_f000
+                XCTAssertEqual(mine, expected, "probe 0x\(String(q[0], radix: 16)): QEMU 0x\(String(qemu, radix: 16))")
+            }
+        }
+    }
 }
