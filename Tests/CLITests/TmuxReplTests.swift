@@ -88,4 +88,19 @@ final class TmuxReplTests: XCTestCase {
         try keys("C-d")
         try waitFor("exit status 0") { $0.contains("EXIT=0") }
     }
+
+    /// Completion of the image's symbols, on the bundled default image (hyp_ttbr0 names the TTBR0_EL2 word).
+    func testSymbolCompletion() throws {
+        let command = "sh -c 'cd \(CLI.packageRoot.path) && \(CLI.binary) repl; echo EXIT=$?; sleep 30'"
+        try tmux(["new-session", "-d", "-s", "t", "-x", "160", "-y", "50", command])
+        defer { _ = try? tmux(["kill-server"]) }
+        try waitFor("the prompt") { $0.hasPrefix("s2emu>") }
+        try type("peek hyp_tt")
+        try keys("Tab")
+        try waitFor("the completed symbol") { self.current($0) == "s2emu> peek hyp_ttbr0" }
+        try keys("Enter")
+        try waitFor("the word") { $0.contains(": 0x0000000040200000") }
+        try keys("C-d")
+        try waitFor("exit status 0") { $0.contains("EXIT=0") }
+    }
 }
