@@ -30,19 +30,15 @@ public enum DefaultMachine {
         return nil
     }
 
-    /// A session on `image` (or on what `locate` finds, or on the demo machine).
-    /// - Throws: the `load` error if an image was named and cannot be loaded.
+    /// A session on `image`, or on what `locate` finds, or on the demo machine when there is no image.
+    /// - Throws: the `load` error if the image cannot be loaded.
     public static func open(image: String?, style: Style) throws(S2CmdError) -> Session {
         let session = Session(style: style)
         if let path = image ?? locate() {
-            do {
-                _ = try session.execute(Invocation("load", arguments: [path]))
-                return session
-            } catch S2CmdError.unavailable(_, _) where image == nil {
-                // No ELF loader in this build: the demo machine stands in for the default image.
-            }
+            _ = try session.execute(Invocation("load", arguments: [path]))
+        } else {
+            _ = try session.execute(Invocation("demo"))
         }
-        _ = try session.execute(Invocation("demo"))
         return session
     }
 
@@ -56,6 +52,6 @@ public enum DefaultMachine {
     static func currentDirectory() -> String? {
         var buf = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buf, buf.count) != nil else { return nil }
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

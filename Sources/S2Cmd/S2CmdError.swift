@@ -24,8 +24,6 @@ public enum S2CmdError: Error, Equatable, Sendable, CustomStringConvertible {
     case image(String)
     /// A host file could not be read or written.
     case file(path: String, reason: String)
-    /// The command needs a module of s2emu that is not built into this binary yet.
-    case unavailable(command: String, needs: String)
     /// `expect` wanted a failure and the command succeeded, or failed differently.
     case expectation(String)
     /// A `run` script or `check` found problems; the text lists them.
@@ -45,7 +43,6 @@ public enum S2CmdError: Error, Equatable, Sendable, CustomStringConvertible {
             return "no stage-2 table: load an image with s2_vtcr/s2_vttbr, 'set vtcr/vttbr', or 'stage2 new'"
         case .image(let s): return s
         case .file(let p, let r): return "\(p): \(r)"
-        case .unavailable(let c, let n): return "\(c): not available in this build yet (needs \(n))"
         case .expectation(let s): return "expectation failed: \(s)"
         case .failed(let s): return s
         }

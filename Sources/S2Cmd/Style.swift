@@ -23,9 +23,7 @@ public struct Style: Sendable, Equatable {
     public func dim(_ s: String) -> String { wrap(s, "2") }
     public func red(_ s: String) -> String { wrap(s, "31") }
     public func green(_ s: String) -> String { wrap(s, "32") }
-    public func yellow(_ s: String) -> String { wrap(s, "33") }
     public func blue(_ s: String) -> String { wrap(s, "34") }
-    public func cyan(_ s: String) -> String { wrap(s, "36") }
 
     private func wrap(_ s: String, _ code: String) -> String {
         colour ? "\u{1b}[\(code)m\(s)\u{1b}[0m" : s
