@@ -73,14 +73,20 @@ final class EquivalenceCheckerTests: XCTestCase {
         XCTAssertEqual("\(c.run(script: script))", "equivalent over 13 steps")
     }
 
-    /// A layout whose SHARED_BORROWED decodes as SHARED_OWNED is caught at the first share.
+    /// A layout whose SHARED_BORROWED decodes as SHARED_OWNED is caught at the first share with the hyp, both
+    /// in a script and in a random run.
     func testCatchesPlantedDecodeBug() throws {
         let c = try checker(.plantedBorrowedBug)
-        var g = c.generator(seed: 42, hotPages: 256)
-        let r = c.run(steps: 4000, generator: &g)
-        guard case .diverged(let d) = r else { return XCTFail("not caught: \(r)") }
-        XCTAssertTrue(
-            d.detail.contains("hyp state SHARED_BORROWED vs SHARED_OWNED") || d.detail.contains("guest"), d.description)
+        guard case .diverged(let d) = c.run(script: [.shareFFA(pfn: 0x40100, pages: 1), .shareHyp(pfn: 0x40101)]) else {
+            return XCTFail("not caught")
+        }
+        XCTAssertEqual(d.step, 2)
+        XCTAssertEqual(d.page, 0x4010_1000)
+        XCTAssertTrue(d.detail.contains("hyp state SHARED_BORROWED vs SHARED_OWNED"), d.description)
+        XCTAssertTrue(d.detail.contains("hyp stage-1 leaf 0x140000040101743 vs 0x140000040101743"), d.description)
+        let r = try checker(.plantedBorrowedBug)
+        var g = r.generator(seed: 42, hotPages: 256)
+        guard case .diverged = r.run(steps: 4000, generator: &g) else { return XCTFail("random run not caught") }
     }
 
     /// With out-of-range requests on, a random run runs into the errno changes of the move.
