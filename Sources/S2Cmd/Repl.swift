@@ -27,7 +27,10 @@ public struct Repl {
         let runner = ScriptRunner(session: session, name: interactive ? nil : "<stdin>", keepGoing: true, json: false)
         var result = ScriptRunner.Result()
         var number = 0
-        if interactive { Completion.install(session: session) }
+        if interactive {
+            Completion.install(session: session)
+            print(banner)
+        }
         while !session.quitRequested {
             let line: String?
             if interactive {
@@ -43,6 +46,14 @@ public struct Repl {
             runner.runLine(line, number: number, result: &result)
         }
         return 0
+    }
+}
+
+extension Repl {
+    /// The line an interactive session starts with: what is loaded, and how to get help.
+    var banner: String {
+        let machine = session.imagePath ?? (session.pkvm != nil ? "pKVM machine" : "demo machine")
+        return "s2emu on \(machine) — 'help' lists the commands, Tab completes, Up recalls, Ctrl-D quits"
     }
 }
 

@@ -52,7 +52,8 @@ final class TmuxReplTests: XCTestCase {
         let command = "sh -c '\(CLI.binary) repl --demo; echo EXIT=$?; sleep 30'"
         try tmux(["new-session", "-d", "-s", "t", "-x", "160", "-y", "50", command])
         defer { _ = try? tmux(["kill-server"]) }
-        try waitFor("the prompt") { $0.hasPrefix("s2emu>") }
+        try waitFor("the prompt") { self.current($0) == "s2emu>" }
+        XCTAssertTrue(try screen().hasPrefix("s2emu on demo machine — 'help' lists the commands"))
 
         try type("leaf 0x4000_0000")
         try keys("Enter")
@@ -94,7 +95,7 @@ final class TmuxReplTests: XCTestCase {
         let command = "sh -c 'cd \(CLI.packageRoot.path) && \(CLI.binary) repl; echo EXIT=$?; sleep 30'"
         try tmux(["new-session", "-d", "-s", "t", "-x", "160", "-y", "50", command])
         defer { _ = try? tmux(["kill-server"]) }
-        try waitFor("the prompt") { $0.hasPrefix("s2emu>") }
+        try waitFor("the prompt") { self.current($0) == "s2emu>" }
         try type("peek hyp_tt")
         try keys("Tab")
         try waitFor("the completed symbol") { self.current($0) == "s2emu> peek hyp_ttbr0" }
