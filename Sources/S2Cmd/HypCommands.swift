@@ -6,7 +6,7 @@ import Pgtable
 /// after the kernel's `__pkvm_*` functions; pages by PFN as in the hypercall ABI), read page states,
 /// migrate the host state from PTEs to the vmemmap, compare both storages, and draw the ownership map.
 enum HypCommands {
-    static let all: [CommandSpec] = [pkvm, view, pageState, migrate, equiv, ownershipMap] + transitions
+    static let all: [CommandSpec] = [pkvm, view, pageState, states, migrate, equiv, ownershipMap] + transitions
 
     /// The session's pKVM machine. - Throws: `failed` if there is none.
     static func machine(_ s: Session) throws(S2CmdError) -> PKVMMachine {
@@ -127,6 +127,56 @@ enum HypCommands {
         var v = MappingFinder(geometry: g.s2.geometry, target: pa)
         _ = try? g.s2.pgt.walk(mem: m.mem, addr: 0, size: g.s2.geometry.inputSize, flags: .leaf, visitor: &v)
         return v.found
+    }
+
+    static let states = CommandSpec(
+        "states", "states [prot=RWX] [layout=...]",
+        summary: "pkvm_mkstate/pkvm_getstate for every page state in each layout: enum values, PTE prot, round trip.",
+        details: "For each state: the enum value in v6.13 and v6.14 (or the given layouts), the prot\n"
+            + "pkvm_mkstate(prot, state) gives (the bits a host or guest PTE gets), and pkvm_getstate of it.\n"
+            + "A meta state (NOPAGE) is the seed's BUG_ON: reported, not stored.",
+        example: "states prot=RW", arguments: 0...0, options: ["prot", "layout"]
+    ) { (s, a) throws(S2CmdError) in
+        let protText = a.option("prot") ?? "RWX"
+        guard let prot = Prot(parsing: protText) else { throw a.usage("'\(protText)' is not a prot") }
+        var layouts: [PageStateLayout] = [.v613, .v614]
+        if let names = a.option("layout") {
+            layouts = []
+            for n in names.split(separator: ",") {
+                guard let l = PageStateLayout.named(String(n)) else {
+                    throw a.usage("layout must be one of \(PageStateLayout.all.map(\.name).joined(separator: ", "))")
+                }
+                layouts.append(l)
+            }
+        }
+        let widths = layouts.map { max(22, $0.name.count + 8) }
+        let header = Format.left("state", 17)
+            + zip(layouts, widths).map { Format.left("\($0.name) value", $1) + Format.left("mkstate(\(prot))", 22) + Format.left("getstate", 20) }
+            .joined()
+        var lines = [header.reversed().drop { $0 == " " }.reversed().map(String.init).joined()]
+        var rows: [JSON] = []
+        for st in PageState.allCases {
+            var line = Format.left(st.description, 17)
+            var cols: [(String, JSON)] = [("state", .string(st.description))]
+            for (l, width) in zip(layouts, widths) {
+                let value = Format.hex(l.value(of: st))
+                let made: String
+                let got: String
+                do throws(HypError) {
+                    let p = try l.mkstate(prot, st)
+                    made = Format.hex(p.rawValue)
+                    got = Format.hex(l.getstate(p))
+                } catch {
+                    made = "BUG_ON"
+                    got = "-"
+                }
+                line += Format.left(value, width) + Format.left(made, 22) + Format.left(got, 20)
+                cols.append((l.name, .object([("value", .string(value)), ("mkstate", .string(made)), ("getstate", .string(got))])))
+            }
+            lines.append(line.reversed().drop { $0 == " " }.reversed().map(String.init).joined())
+            rows.append(.object(cols))
+        }
+        return CommandOutput(text: lines.joined(separator: "\n"), json: .array(rows))
     }
 
     static let migrate = CommandSpec(

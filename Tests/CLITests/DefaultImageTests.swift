@@ -14,6 +14,14 @@ final class DefaultImageTests: XCTestCase {
     func testWalkSharedPage() throws { try expect(["walk", "0x4060_0010"], "default-walk.txt") }
     func testPKVMScript() throws { try expect(["run", "Tests/CLITests/Scripts/pkvm.s2"], "run-pkvm.txt") }
 
+    /// pkvm_mkstate/getstate in v6.13 (states are the PTE software bits SW0 = bit 55, SW1 = bit 56) and v6.14
+    /// (OWNED 0, SHARED_OWNED BIT(0), SHARED_BORROWED BIT(1), NOPAGE BIT(2), FIELD_PREP into bits 56:55).
+    func testStates() throws {
+        let r = try CLI.run(["run", "-"], stdin: "states\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try CLI.compare(r.stdout, "states.txt")
+    }
+
     /// save then load gives the same table: the same walk from the saved copy.
     func testSaveRoundTrip() throws {
         let path = NSTemporaryDirectory() + "s2emu-cli-save-\(getpid()).elf"
