@@ -120,6 +120,17 @@ public struct Arguments: Sendable {
 
     public func option(_ key: String) -> String? { invocation.options[key] }
 
+    /// Option `key=` as a count in `range`, or `fallback`.
+    /// - Throws: `usage` if it is not a number in `range`.
+    public func intOption(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws(S2CmdError) -> Int {
+        guard let s = option(key) else { return fallback }
+        let v = try NumberParser.parse(s)
+        guard let i = Int(exactly: v), range.contains(i) else {
+            throw usage("\(key)= must be \(range.lowerBound)...\(range.upperBound)")
+        }
+        return i
+    }
+
     /// Option `key=` as a number, or `fallback`.
     public func numberOption(_ key: String, default fallback: UInt64) throws(S2CmdError) -> UInt64 {
         guard let s = option(key) else { return fallback }

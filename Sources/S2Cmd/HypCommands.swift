@@ -54,7 +54,7 @@ enum HypCommands {
         let c = try config(a, storage: storage)
         let m: PKVMMachine
         do throws(HypError) { m = try PKVMMachine(c) } catch { throw .failed(error.description) }
-        let guests = try a.numberOption("guests", default: 2)
+        let guests = UInt64(try a.intOption("guests", default: 2, range: 0...64))
         let base = m.memoryMap.regions[0].base >> 12
         for i in 0..<guests {
             let vm = base + 16 + i * 4
@@ -213,7 +213,7 @@ enum HypCommands {
         let ca = PKVMConfig(storage: .pte, ram: try ram(a))
         var cb = try config(a, storage: .vmemmap)
         cb.deviceSharing = a.flag("device-sharing")
-        let guests = Int(try a.numberOption("guests", default: 2))
+        let guests = try a.intOption("guests", default: 2, range: 0...64)
         let checker: EquivalenceChecker
         do throws(HypError) { checker = try EquivalenceChecker(ca, cb, guests: guests) } catch {
             throw .failed(error.description)
@@ -230,7 +230,7 @@ enum HypCommands {
             }
             result = checker.run(script: script)
         } else {
-            let steps = Int(try a.numberOption("steps", default: 1000))
+            let steps = try a.intOption("steps", default: 1000, range: 0...1_000_000_000)
             var g = checker.generator(seed: try a.numberOption("seed", default: 1))
             if progress { ErrorStream.write("equiv: running \(steps) random steps...") }
             result = checker.run(steps: steps, generator: &g)
@@ -343,23 +343,5 @@ enum HypCommands {
                     ("warning", warning.map { .string($0) } ?? .null),
                 ]))
         }
-    }
-}
-
-/// Finds the valid leaves of a guest stage 2 whose output covers one physical page.
-struct MappingFinder: PgtableVisitor {
-    let geometry: Geometry
-    let target: UInt64
-    var found: [(UInt64, UInt64)] = []
-
-    mutating func visit(_ ctx: VisitContext, _ kind: WalkFlags) -> Int32 {
-        guard ctx.old.isValid else { return 0 }
-        let size = geometry.granule.levelSize(ctx.level)
-        let base = ctx.old.outputAddress(granule: geometry.granule, format: geometry.format)
-        if target >= base && target < base &+ size {
-            let ipa = (ctx.addr & ~(size &- 1)) + (target - base)
-            found.append((ipa, target))
-        }
-        return 0
     }
 }

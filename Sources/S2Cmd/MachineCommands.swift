@@ -26,6 +26,7 @@ enum MachineCommands {
     ) { (s, a) throws(S2CmdError) in
         let base = try a.number(0)
         let size = try a.number(1)
+        guard size <= 16 << 30 else { throw a.usage("a pool of at most 16G") }
         let granule = try Self.granule(a)
         try s.setPool(base: base, size: size, pageShift: granule.shift)
         return .ok([("base", .hex(base)), ("size", .hex(size))])
@@ -41,9 +42,9 @@ enum MachineCommands {
         options: ["granule", "ipa", "oa"]
     ) { (s, a) throws(S2CmdError) in
         let granule = try Self.granule(a)
-        let ipa = Int(try a.numberOption("ipa", default: 40))
+        let ipa = try a.intOption("ipa", default: 40, range: 1...64)
         let lpa2 = a.flag("lpa2")
-        let oa = Int(try a.numberOption("oa", default: lpa2 ? 52 : 48))
+        let oa = try a.intOption("oa", default: lpa2 ? 52 : 48, range: 1...64)
         let geometry: Geometry
         do throws(PgtableError) { geometry = try Geometry.kernelStage2(granule: granule, ipaBits: ipa, oaBits: oa, lpa2: lpa2) } catch {
             throw .pgtable(error)

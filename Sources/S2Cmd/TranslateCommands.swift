@@ -54,7 +54,8 @@ enum TranslateCommands {
             let sh = Format.binary(UInt64(r.shareability), width: 2)
             let attr = regimeKind == .stage2 ? "MemAttr=" + Format.binary(UInt64(r.memAttr), width: 4) : "AttrIndx=\(r.memAttr)"
             lines.append(
-                "  => OA \(Format.hex(r.outputAddress)): level \(r.level), \(Format.size(r.blockSize)), \(r.permissions) (R W X-EL1 x-EL0), "
+                "  => OA \(Format.hex(r.outputAddress)): level \(r.level), \(Format.size(r.blockSize)), \(r.permissions)"
+                    + (regimeKind == .stage2 ? " (R W X-EL1 x-EL0), " : ", ")
                     + "\(attr) SH=\(sh)" + (r.contiguous ? " contiguous" : "") + (r.dirtyBitModifier ? " DBM" : "")
                     + (r.descriptorUpdated ? ", descriptor updated by hardware" : "")
                     + "; PAR_EL1 \(Format.hex16(trace.translation.parFields))")
