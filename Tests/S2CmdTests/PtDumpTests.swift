@@ -101,4 +101,25 @@ final class PtDumpTests: XCTestCase {
             0x0000000040200000-0x0000000040300000           1M 2
             """)
     }
+
+    /// 64K pages, 48-bit IPA: `kvm_get_vtcr` starts at level 1 (3 levels, one root table of 64 used entries
+    /// of 4T each); a level-2 entry maps 512M, so a 512M-aligned RWX map is one block.
+    func test64KBlock() throws {
+        let s = Session()
+        for l in [
+            "ram 0x4000_0000 1G", "pool 0x7000_0000 16M granule=64K", "stage2 granule=64K ipa=48",
+            "map 0x4000_0000 512M 0x4000_0000 RWX",
+        ] {
+            _ = try s.execute(line: l)
+        }
+        XCTAssertEqual(
+            try dump(s),
+            """
+            ---[ Guest IPA ]---
+            0x0000000000000000-0x0000000040000000           1G 2
+            0x0000000040000000-0x0000000060000000         512M 2   R W   AF BLK
+            0x0000000060000000-0x0000040000000000     4192768M 2
+            0x0000040000000000-0x0001000000000000         252T 1
+            """)
+    }
 }
