@@ -5,7 +5,8 @@ Usage (from Benchmarks/):
     python3 report.py [BASELINE_DIR] [--docs ../docs/benchmarks.md] [--svg ../docs/benchmarks-scaling.svg]
 
 BASELINE_DIR holds <Target>/<name>/results.json as `swift package benchmark baseline update <name>` writes
-them (default: Baselines, the committed copy; --name picks the baseline, default main). Medians are read from the HdrHistogram each result carries
+them (default: Baselines, the committed copy; --name picks the baseline, default main; given several times,
+each benchmark takes the run with the lowest median, and --write-baseline stores that choice as "main"). Medians are read from the HdrHistogram each result carries
 (raw nanoseconds per iteration). Each benchmark's operations per iteration follow from its name; ratios to
 `floor` use the floor measured in the same run. No third-party packages: the SVG is written by hand.
 """
@@ -65,19 +66,53 @@ def median(h):
     return value_from_index(h, len(counts) - 1)
 
 
-def load(baseline_dir, name):
-    """{benchmark: {"wallClock": median ns per iteration, "mallocCountTotal": median mallocs, "scale": factor}}"""
+def load(baseline_dir, names):
+    """{benchmark: {"wallClock": median ns per iteration, "mallocCountTotal": median mallocs, "scale": factor,
+    "target": target, "raw": (key, values)}}, taking for each benchmark the run (of `names`) with the lowest
+    wall-clock median: on a shared machine the least disturbed run."""
     out = {}
-    for path in sorted(glob.glob(os.path.join(baseline_dir, "*", name, "results.json"))):
-        data = json.load(open(path))
-        r = data["results"]
-        for key, values in zip(r[0::2], r[1::2]):
-            entry = out.setdefault(key["name"], {"target": key["target"]})
-            for v in values:
-                metric = next(iter(v["metric"]))
-                entry["scale"] = v.get("scalingFactor", 1)
-                entry[metric] = median(v["statistics"]["histogram"])
+    for name in names:
+        for path in sorted(glob.glob(os.path.join(baseline_dir, "*", name, "results.json"))):
+            data = json.load(open(path))
+            r = data["results"]
+            for key, values in zip(r[0::2], r[1::2]):
+                entry = {"target": key["target"], "raw": (key, values), "machine": data["machine"], "run": name}
+                RUNS.setdefault(name, {})[key["name"]] = entry
+                for v in values:
+                    metric = next(iter(v["metric"]))
+                    entry["scale"] = v.get("scalingFactor", 1)
+                    entry[metric] = median(v["statistics"]["histogram"])
+                old = out.get(key["name"])
+                if old is None or entry.get("wallClock", 0) < old.get("wallClock", 0):
+                    out[key["name"]] = entry
+    # A lookup group (floor, translate, get_leaf of one shape) comes whole from the run of its best get_leaf,
+    # so that its ratios are taken within one run.
+    for bench, e in list(out.items()):
+        m = re.match(r"(scale )?get_leaf (.*)$", bench)
+        if m:
+            for kind in ("floor", "translate"):
+                other = RUNS[e["run"]].get(f"{m.group(1) or ''}{kind} {m.group(2)}")
+                if other:
+                    out[other["raw"][0]["name"]] = other
     return out
+
+
+# Every run's results, so that a ratio to `floor` is taken in the run its walk was measured in.
+RUNS = {}
+
+
+def write_baseline(results, directory, name):
+    """Writes the chosen results as baseline `name` under `directory` (<Target>/<name>/results.json)."""
+    targets = {}
+    for e in results.values():
+        targets.setdefault(e["target"], []).append(e)
+    for target, entries in targets.items():
+        flat = []
+        for e in sorted(entries, key=lambda e: e["raw"][0]["name"]):
+            flat.extend(e["raw"])
+        os.makedirs(os.path.join(directory, target, name), exist_ok=True)
+        with open(os.path.join(directory, target, name, "results.json"), "w") as f:
+            json.dump({"machine": entries[0]["machine"], "results": flat, "baselineName": name}, f)
 
 
 def ops(name, scale):
@@ -138,7 +173,7 @@ def table(results):
         elif kernel:
             ratio = f"{per / kernel:.2f} × kernel"
         per_s = f"{per:.2f}" if per < 100 else f"{per:,.0f}"
-        plural = "leaves" if unit == "leaf" else unit + "s"
+        plural = "leaves" if unit == "leaf" else unit + ("s" if n != 1 else "")
         rows.append(
             f"| {name} | {fmt_ns(e['wallClock'])} | {n:,} {plural} | {per_s} | {mallocs:.3g} | "
             f"{kernel if kernel else ''} | {ratio} |"
@@ -171,25 +206,27 @@ def svg(results, path):
     if not pts:
         return
     w, h, left, right, top, bottom = 720, 420, 70, 150, 40, 60
-    ymax = max(v for p in pts.values() for _, v in p) * 1.1
+    vals = [v for p in pts.values() for _, v in p]
+    lo, hi = math.floor(math.log10(min(vals))), math.ceil(math.log10(max(vals)))
     xmin, xmax = math.log2(sizes[0][1]), math.log2(sizes[-1][1])
 
     def x(b):
         return left + (math.log2(b) - xmin) / (xmax - xmin) * (w - left - right)
 
     def y(v):
-        return top + (1 - v / ymax) * (h - top - bottom)
+        return top + (1 - (math.log10(v) - lo) / (hi - lo)) * (h - top - bottom)
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
            f'font-size="12">', f'<rect width="{w}" height="{h}" fill="white"/>',
-           f'<text x="{w / 2 - 60}" y="22" font-size="14">ns per operation against mapped size (4K pages, 4 levels)</text>']
-    step = 10 ** math.floor(math.log10(ymax / 5))
-    tick = step * math.ceil(ymax / 5 / step)
-    v = 0.0
-    while v <= ymax:
-        out.append(f'<line x1="{left}" y1="{y(v):.1f}" x2="{w - right}" y2="{y(v):.1f}" stroke="#dddddd"/>')
-        out.append(f'<text x="{left - 8}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
-        v += tick
+           f'<text x="{left}" y="22" font-size="14">ns per operation against mapped size (4K pages, 4 levels; '
+           f'log-log)</text>']
+    for e in range(lo, hi + 1):
+        for m in (1, 2, 5):
+            v = m * 10 ** e
+            if v > 10 ** hi:
+                break
+            out.append(f'<line x1="{left}" y1="{y(v):.1f}" x2="{w - right}" y2="{y(v):.1f}" stroke="#dddddd"/>')
+            out.append(f'<text x="{left - 8}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
     for label, b in sizes:
         out.append(f'<line x1="{x(b):.1f}" y1="{top}" x2="{x(b):.1f}" y2="{h - bottom}" stroke="#eeeeee"/>')
         out.append(f'<text x="{x(b):.1f}" y="{h - bottom + 18}" text-anchor="middle">{label}</text>')
@@ -217,11 +254,13 @@ def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description="per-operation table and scaling plot from a saved baseline")
     p.add_argument("baseline", nargs="?", default=os.path.join(here, "Baselines"))
-    p.add_argument("--name", default="main", help="baseline name (default: main)")
+    p.add_argument("--name", action="append", help="baseline name, repeatable: the best median of the runs "
+                   "is taken per benchmark (default: main)")
+    p.add_argument("--write-baseline", metavar="DIR", help="write the chosen results as baseline main under DIR")
     p.add_argument("--docs", help="markdown file whose results markers get the table")
     p.add_argument("--svg", help="where to write the scaling plot")
     a = p.parse_args(argv)
-    results = load(a.baseline, a.name)
+    results = load(a.baseline, a.name or ["main"])
     if not results:
         sys.exit(f"no results.json under {a.baseline}")
     text = table(results)
@@ -234,6 +273,8 @@ def main(argv):
         print(text)
     if a.svg:
         svg(results, a.svg)
+    if a.write_baseline:
+        write_baseline(results, a.write_baseline, "main")
 
 
 if __name__ == "__main__":
