@@ -7,27 +7,19 @@ let package = Package(
     name: "s2emu-benchmarks",
     platforms: [.macOS(.v13)],
     dependencies: [
+        // The main package, whatever its directory is called: its products are named directly below.
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        .target(
-            name: "Fixtures",
-            dependencies: [.product(name: "Mem", package: "main"), .product(name: "Pgtable", package: "main")]
-        ),
-        .executableTarget(
-            name: "Profile",
-            dependencies: [
-                "Fixtures", .product(name: "Mem", package: "main"), .product(name: "Pgtable", package: "main"),
-                .product(name: "Hyp", package: "main"),
-            ]
-        ),
+        .target(name: "Fixtures", dependencies: ["Mem", "Pgtable"]),
+        .executableTarget(name: "Profile", dependencies: ["Fixtures", "Mem", "Pgtable", "Hyp"]),
         .executableTarget(
             name: "PgtableBench",
             dependencies: [
                 "Fixtures",
-                .product(name: "Mem", package: "main"),
-                .product(name: "Pgtable", package: "main"),
+                "Mem",
+                "Pgtable",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/PgtableBench",
@@ -36,9 +28,9 @@ let package = Package(
         .executableTarget(
             name: "HypBench",
             dependencies: [
-                .product(name: "Mem", package: "main"),
-                .product(name: "Pgtable", package: "main"),
-                .product(name: "Hyp", package: "main"),
+                "Mem",
+                "Pgtable",
+                "Hyp",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/HypBench",
@@ -47,9 +39,9 @@ let package = Package(
         .executableTarget(
             name: "ElfBench",
             dependencies: [
-                .product(name: "Mem", package: "main"),
-                .product(name: "Pgtable", package: "main"),
-                .product(name: "ELFImage", package: "main"),
+                "Mem",
+                "Pgtable",
+                "ELFImage",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ElfBench",
