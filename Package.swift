@@ -36,5 +36,6 @@ let package = Package(
         .testTarget(name: "HypTests", dependencies: ["Mem", "Pgtable", "Hyp"]),
         .testTarget(name: "ELFImageTests", dependencies: ["ELFImage", "Mem", "Pgtable"]),
         .testTarget(name: "TranslateTests", dependencies: ["Mem", "Pgtable", "ELFImage"]),
+        .testTarget(name: "TutorialTests", dependencies: ["Hyp", "Pgtable", "s2emu"]),
     ]
 )
