@@ -3,23 +3,28 @@
 // benchmark framework. Run with `cd Benchmarks && swift package benchmark`.
 import PackageDescription
 
+let mem = Target.Dependency.product(name: "Mem", package: "s2emu")
+let pgtable = Target.Dependency.product(name: "Pgtable", package: "s2emu")
+let hyp = Target.Dependency.product(name: "Hyp", package: "s2emu")
+let elfImage = Target.Dependency.product(name: "ELFImage", package: "s2emu")
+
 let package = Package(
     name: "s2emu-benchmarks",
     platforms: [.macOS(.v13)],
     dependencies: [
-        // The main package, whatever its directory is called: its products are named directly below.
-        .package(path: ".."),
+        // The main package under a fixed name, whatever its directory is called in a clone.
+        .package(name: "s2emu", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        .target(name: "Fixtures", dependencies: ["Mem", "Pgtable"]),
-        .executableTarget(name: "Profile", dependencies: ["Fixtures", "Mem", "Pgtable", "Hyp"]),
+        .target(name: "Fixtures", dependencies: [mem, pgtable]),
+        .executableTarget(name: "Profile", dependencies: ["Fixtures", mem, pgtable, hyp]),
         .executableTarget(
             name: "PgtableBench",
             dependencies: [
                 "Fixtures",
-                "Mem",
-                "Pgtable",
+                mem,
+                pgtable,
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/PgtableBench",
@@ -28,9 +33,9 @@ let package = Package(
         .executableTarget(
             name: "HypBench",
             dependencies: [
-                "Mem",
-                "Pgtable",
-                "Hyp",
+                mem,
+                pgtable,
+                hyp,
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/HypBench",
@@ -39,9 +44,9 @@ let package = Package(
         .executableTarget(
             name: "ElfBench",
             dependencies: [
-                "Mem",
-                "Pgtable",
-                "ELFImage",
+                mem,
+                pgtable,
+                elfImage,
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ElfBench",
