@@ -43,7 +43,7 @@ extension PgtableRoot {
     /// - Throws: `outOfRange` for an address beyond `BIT(ia_bits)`, `unbackedTable` if a table lies
     ///   outside backed memory.
     public func trace(mem: PhysMem, addr: UInt64) throws(PgtableError) -> [WalkStep] {
-        guard addr < geometry.inputSize else { throw .outOfRange(start: addr, end: addr + 1, limit: geometry.inputSize) }
+        guard addr < geometry.inputSize else { throw .outOfRange(start: addr, end: addr &+ 1, limit: geometry.inputSize) }
         let g = geometry.granule
         var table = root + geometry.rootIndex(addr) * g.size
         var steps: [WalkStep] = []
