@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Pgtable", targets: ["Pgtable"]),
         .library(name: "Hyp", targets: ["Hyp"]),
         .library(name: "ELFImage", targets: ["ELFImage"]),
+        .library(name: "S2Cmd", targets: ["S2Cmd"]),
         .executable(name: "s2emu", targets: ["s2emu"]),
     ],
     dependencies: [
@@ -37,5 +38,6 @@ let package = Package(
         .testTarget(name: "ELFImageTests", dependencies: ["ELFImage", "Mem", "Pgtable"]),
         .testTarget(name: "TranslateTests", dependencies: ["Mem", "Pgtable", "ELFImage"]),
         .testTarget(name: "TutorialTests", dependencies: ["Hyp", "Pgtable", "s2emu"]),
+        .testTarget(name: "RobustnessTests", dependencies: ["Mem", "Pgtable", "Hyp", "ELFImage", "s2emu"]),
     ]
 )
