@@ -218,7 +218,7 @@ enum HypCommands {
         do throws(HypError) { checker = try EquivalenceChecker(ca, cb, guests: guests) } catch {
             throw .failed(error.description)
         }
-        let result: EquivalenceResult
+        let outcome: (equivalent: Bool, text: String)
         let progress = Style.forDescriptor(2).colour
         if let path = a.string(0) {
             var script: [Transition] = []
@@ -228,17 +228,46 @@ enum HypCommands {
                 guard let t = Transition(parsing: text) else { throw .failed("\(path):\(i + 1): not a transition: \(line)") }
                 script.append(t)
             }
-            result = checker.run(script: script)
+            let r = checker.run(script: script)
+            outcome = (r.isEquivalent, r.description)
         } else {
             let steps = try a.intOption("steps", default: 1000, range: 0...1_000_000_000)
             var g = checker.generator(seed: try a.numberOption("seed", default: 1))
-            if progress { ErrorStream.write("equiv: running \(steps) random steps...") }
-            result = checker.run(steps: steps, generator: &g)
-            if progress { ErrorStream.write("\r\u{1b}[K") }
+            if progress && steps > progressChunk {
+                outcome = runWithProgress(checker, steps: steps, generator: &g)
+            } else {
+                let r = checker.run(steps: steps, generator: &g)
+                outcome = (r.isEquivalent, r.description)
+            }
         }
-        let json = JSON.object([("equivalent", .bool(result.isEquivalent)), ("result", .string(result.description))])
-        if result.isEquivalent { return CommandOutput(text: result.description, json: json) }
-        throw .failed(a.flag("json") ? json.serialized() : result.description)
+        let json = JSON.object([("equivalent", .bool(outcome.equivalent)), ("result", .string(outcome.text))])
+        if outcome.equivalent { return CommandOutput(text: outcome.text, json: json) }
+        throw .failed(a.flag("json") ? json.serialized() : outcome.text)
+    }
+
+    /// Steps between progress updates on a terminal.
+    static let progressChunk = 50_000
+
+    /// `checker.run(steps:generator:)` in chunks, redrawing a progress line on standard error (a terminal)
+    /// between them; the generator carries on across chunks, and each chunk adds a full comparison at
+    /// its boundary. A divergence is reported with its step number in the whole run.
+    static func runWithProgress(_ checker: EquivalenceChecker, steps: Int, generator g: inout TransitionGenerator)
+        -> (equivalent: Bool, text: String)
+    {
+        var done = 0
+        defer { ErrorStream.write("\r\u{1b}[K") }
+        while done < steps {
+            ErrorStream.write("\requiv: \(done)/\(steps) steps")
+            let n = min(progressChunk, steps - done)
+            if case .diverged(let d) = checker.run(steps: n, generator: &g) {
+                var text = "divergence at step \(done + d.step)"
+                if let t = d.transition { text += " (\(t))" }
+                if let p = d.page { text += ", page \(Format.hex(p))" }
+                return (false, text + ":\n" + d.detail)
+            }
+            done += n
+        }
+        return (true, EquivalenceResult.equivalent(steps: steps).description)
     }
 
     static let ownershipMap = CommandSpec(
