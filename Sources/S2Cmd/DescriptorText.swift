@@ -10,17 +10,17 @@ public enum DescriptorText {
     /// Fields that hold addresses.
     static let addresses: Set<String> = ["OA", "next_table"]
 
-    /// One field's value as text.
-    public static func value(_ name: String, _ v: UInt64) -> String {
+    /// One field's value as text. At stage 1, XN is the single bit 54 (UXN/XN), so it prints as 0/1.
+    public static func value(_ name: String, _ v: UInt64, regime: Regime = .stage2) -> String {
         if addresses.contains(name) { return Format.hex(v) }
-        if name == "owner_id" { return String(v) }
+        if name == "owner_id" || (name == "XN" && regime == .hypStage1) { return String(v) }
         if let w = widths[name] { return Format.binary(v, width: w) }
         return String(v)
     }
 
     /// `name=value` pairs separated by blanks.
-    public static func inline(_ fields: [(String, UInt64)]) -> String {
-        fields.map { "\($0.0)=\(value($0.0, $0.1))" }.joined(separator: " ")
+    public static func inline(_ fields: [(String, UInt64)], regime: Regime = .stage2) -> String {
+        fields.map { "\($0.0)=\(value($0.0, $0.1, regime: regime))" }.joined(separator: " ")
     }
 
     /// The fields as a JSON object (addresses as hex strings, others as numbers).

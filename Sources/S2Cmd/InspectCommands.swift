@@ -111,7 +111,7 @@ enum InspectCommands {
         let fields = d.fields(level: level, granule: granule, format: format, regime: regime)
         let regimeText = regime == .stage2 ? "stage 2" : "hyp stage 1"
         var lines = ["\(Format.hex16(raw)): \(kind.rawValue) at level \(level), \(granule) granule, \(regimeText), \(format) addresses"]
-        for (name, v) in fields { lines.append("  " + Format.left(name, 11) + DescriptorText.value(name, v)) }
+        for (name, v) in fields { lines.append("  " + Format.left(name, 11) + DescriptorText.value(name, v, regime: regime)) }
         var json: [(String, JSON)] = [
             ("descriptor", .hex(raw)), ("kind", .string(kind.rawValue)), ("level", .number(level)),
             ("granule", .string(granule.description)), ("regime", .string(regime.rawValue)), ("fields", DescriptorText.json(fields)),

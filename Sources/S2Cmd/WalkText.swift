@@ -15,7 +15,7 @@ public enum WalkText {
         case .invalid, .reserved: coloured = style.red(kind)
         }
         return "  L\(st.level)  " + Format.left("\(st.tableAddress)[\(st.index)]", 18) + " @" + Format.left("\(st.entryAddress)", 12)
-            + "  " + Format.hex16(st.descriptor.rawValue) + "  " + coloured + DescriptorText.inline(fields)
+            + "  " + Format.hex16(st.descriptor.rawValue) + "  " + coloured + DescriptorText.inline(fields, regime: regime)
     }
 
     public static func json(_ st: WalkStep, granule: Granule, format: OutputAddressFormat, regime: Regime) -> JSON {

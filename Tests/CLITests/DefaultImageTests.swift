@@ -22,6 +22,14 @@ final class DefaultImageTests: XCTestCase {
         try CLI.compare(r.stdout, "states.txt")
     }
 
+    /// The hyp stage 1 of the default image: VA 0x8000_4008_0010 is the PAGE_HYP_EXEC page (AP=0b11, read-only
+    /// at EL2), so a write is a stage-1 permission fault at level 3 (FST 0b001111, PAR_EL1.S clear).
+    func testTranslateHyp() throws {
+        let r = try CLI.run(["run", "-", "--image", "Fixtures/images/default.elf"], stdin: "translate 0x8000_4008_0010 access=write --hyp\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try CLI.compare(r.stdout, "default-translate-hyp.txt")
+    }
+
     /// save then load gives the same table: the same walk from the saved copy.
     func testSaveRoundTrip() throws {
         let path = NSTemporaryDirectory() + "s2emu-cli-save-\(getpid()).elf"
