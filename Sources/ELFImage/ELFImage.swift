@@ -52,7 +52,8 @@ public enum ELFImage {
     /// segment, and the same registers.
     ///
     /// The file is written beside `path` under a temporary name and renamed into place, so `path` is either
-    /// the complete new image or left as it was.
+    /// the complete new image or left as it was. Regions backed by a shared file mapping are flushed to their
+    /// files first (`PhysMem.flush`, `msync`), so a saved machine never has newer bytes than its backing files.
     /// - Throws: `cannotSave` if a region reaches beyond 52 bits, there are more than
     ///   `maxProbes` probes, or writing fails.
     public static func save(_ mem: PhysMem, registers: ImageRegisters, entry: UInt64 = 0, to path: String)
@@ -68,6 +69,9 @@ public enum ELFImage {
         }
         guard let page = RegisterPage(registers: registers, avoiding: regions) else {
             throw .cannotSave(file: path, operation: "layout", reason: "no free range below 2^52 for the registers")
+        }
+        do { try mem.flush() } catch {
+            throw .cannotSave(file: path, operation: "msync", reason: error.description)
         }
         try ImageWriter(path: path, regions: regions, registerPage: page, entry: entry).write(mem)
     }

@@ -29,11 +29,12 @@ struct ImageWriter {
     }
 
     /// Writes to a temporary file beside `path`, then renames it over `path`.
+    ///
+    /// On Linux the temporary file has no name (`O_TMPFILE` in `path`'s directory) until it is complete, so a
+    /// writer killed half way leaves nothing behind; only then is it linked under a unique name and renamed
+    /// over `path`. Where the file system has no `O_TMPFILE`, a named `mkstemp` file is written instead.
     func write(_ mem: PhysMem) throws(ELFImageError) {
-        var template = Array((path + ".tmp-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard fd >= 0 else { throw .cannotSave(file: path, operation: "mkstemp", reason: "errno \(errno)") }
-        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var (fd, temporary) = try openTemporary()
         do throws(ELFImageError) {
             guard fchmod(fd, 0o644) == 0 else {
                 throw .cannotSave(file: path, operation: "fchmod", reason: "errno \(errno)")
@@ -56,14 +57,48 @@ struct ImageWriter {
             try writeELF(fd: fd, payloads: &payloads)
             try writePayloads(fd: fd, payloads)
             guard fsync(fd) == 0 else { throw .cannotSave(file: path, operation: "fsync", reason: "errno \(errno)") }
-            guard close(fd) == 0 else { throw .cannotSave(file: path, operation: "close", reason: "errno \(errno)") }
-            guard rename(temporary, path) == 0 else {
+            let name: String
+            if let t = temporary { name = t } else { name = try link(fd) }
+            temporary = name
+            let closed = close(fd)
+            fd = -1
+            guard closed == 0 else { throw .cannotSave(file: path, operation: "close", reason: "errno \(errno)") }
+            guard rename(name, path) == 0 else {
                 throw .cannotSave(file: path, operation: "rename", reason: "errno \(errno)")
             }
         } catch {
-            close(fd)
-            unlink(temporary)
+            if fd >= 0 { close(fd) }
+            if let t = temporary { unlink(t) }
             throw error
+        }
+    }
+
+    /// The file to write: unnamed in `path`'s directory where `O_TMPFILE` works (name nil), else a named
+    /// `mkstemp` file beside `path`.
+    private func openTemporary() throws(ELFImageError) -> (fd: Int32, name: String?) {
+        #if os(Linux)
+            let slash = path.lastIndex(of: "/")
+            let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+            let unnamed = open(directory, Self.oTmpfile | O_RDWR, 0o644)
+            if unnamed >= 0 { return (unnamed, nil) }
+        #endif
+        var template = Array((path + ".tmp-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard fd >= 0 else { throw .cannotSave(file: path, operation: "mkstemp", reason: "errno \(errno)") }
+        return (fd, String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    #if os(Linux)
+        /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY` in `<fcntl.h>`, a macro Swift does not import).
+        static let oTmpfile: Int32 = 0o2000_0000 | O_DIRECTORY
+    #endif
+
+    /// Gives the complete unnamed file `fd` a unique name beside `path` (`linkat` of `/proc/self/fd/N`).
+    private func link(_ fd: Int32) throws(ELFImageError) -> String {
+        while true {
+            let name = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0 { return name }
+            guard errno == EEXIST else { throw .cannotSave(file: path, operation: "linkat", reason: "errno \(errno)") }
         }
     }
 
