@@ -1,7 +1,8 @@
 /// Every command of the language, looked up by name (for running, `help` and tab completion).
 public enum CommandRegistry {
     public static let all: [CommandSpec] =
-        MachineCommands.all + TableCommands.all + InspectCommands.all + TranslateCommands.all + HypCommands.all + ImageCommands.all + SessionCommands.all
+        MachineCommands.all + TableCommands.all + InspectCommands.all + TranslateCommands.all + HypCommands.all
+        + ImageCommands.all + SessionCommands.all
 
     static let byName: [String: CommandSpec] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 

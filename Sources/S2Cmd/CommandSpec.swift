@@ -56,7 +56,9 @@ public struct CommandSpec: Sendable {
     /// The help text `help <name>` prints.
     public var help: String {
         var lines = ["usage: \(synopsis)", "  \(summary)"]
-        if !details.isEmpty { lines += details.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 } }
+        if !details.isEmpty {
+            lines += details.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
+        }
         let accepted = (flags + ["json"]).map { "--" + $0 } + options.map { $0 + "=" }
         lines.append("  accepts: " + accepted.joined(separator: " "))
         lines.append("  example: \(example)")

@@ -40,7 +40,8 @@ public enum Format {
 
     /// A size for people: the largest binary unit that divides it (`2M`, `4K`, `12288`).
     public static func size(_ bytes: UInt64) -> String {
-        for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] where bytes != 0 && bytes & ((1 << UInt64(shift)) - 1) == 0 {
+        for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")]
+        where bytes != 0 && bytes & ((1 << UInt64(shift)) - 1) == 0 {
             return String(bytes >> UInt64(shift)) + unit
         }
         return String(bytes)

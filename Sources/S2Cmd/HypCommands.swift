@@ -21,7 +21,9 @@ enum HypCommands {
         for part in text.split(separator: ",") {
             let f = part.split(separator: ":")
             guard f.count == 2 else { throw a.usage("ram= takes base:size[,base:size...]") }
-            out.append(MemoryMap.Region(base: try NumberParser.parse(String(f[0])), size: try NumberParser.parse(String(f[1]))))
+            out.append(
+                MemoryMap.Region(base: try NumberParser.parse(String(f[0])), size: try NumberParser.parse(String(f[1])))
+            )
         }
         return out
     }
@@ -50,7 +52,9 @@ enum HypCommands {
         options: ["storage", "layout", "ram", "guests"]
     ) { (s, a) throws(S2CmdError) in
         let storageName = a.option("storage") ?? "vmemmap"
-        guard let storage = HostStateStorage(rawValue: storageName) else { throw a.usage("storage must be pte or vmemmap") }
+        guard let storage = HostStateStorage(rawValue: storageName) else {
+            throw a.usage("storage must be pte or vmemmap")
+        }
         let c = try config(a, storage: storage)
         let m: PKVMMachine
         do throws(HypError) { m = try PKVMMachine(c) } catch { throw .failed(error.description) }
@@ -109,8 +113,14 @@ enum HypCommands {
         var guests: [JSON] = []
         for g in m.guests {
             for (ipa, phys) in guestMappings(m, g, of: pa) {
-                lines.append("guest \(Format.hex(UInt64(g.handle))) IPA \(Format.hex(ipa)): \(name(m.guestState(g, ipa: ipa).state)) (maps \(Format.hex(phys)))")
-                guests.append(.object([("guest", .number(Int(g.handle))), ("ipa", .hex(ipa)), ("state", .string(name(m.guestState(g, ipa: ipa).state)))]))
+                lines.append(
+                    "guest \(Format.hex(UInt64(g.handle))) IPA \(Format.hex(ipa)): \(name(m.guestState(g, ipa: ipa).state)) (maps \(Format.hex(phys)))"
+                )
+                guests.append(
+                    .object([
+                        ("guest", .number(Int(g.handle))), ("ipa", .hex(ipa)),
+                        ("state", .string(name(m.guestState(g, ipa: ipa).state))),
+                    ]))
             }
         }
         lines.append("host_share_guest_count \(m.shareGuestCount(pa >> 12))")
@@ -150,8 +160,11 @@ enum HypCommands {
             }
         }
         let widths = layouts.map { max(22, $0.name.count + 8) }
-        let header = Format.left("state", 17)
-            + zip(layouts, widths).map { Format.left("\($0.name) value", $1) + Format.left("mkstate(\(prot))", 22) + Format.left("getstate", 20) }
+        let header =
+            Format.left("state", 17)
+            + zip(layouts, widths).map {
+                Format.left("\($0.name) value", $1) + Format.left("mkstate(\(prot))", 22) + Format.left("getstate", 20)
+            }
             .joined()
         var lines = [header.reversed().drop { $0 == " " }.reversed().map(String.init).joined()]
         var rows: [JSON] = []
@@ -171,7 +184,11 @@ enum HypCommands {
                     got = "-"
                 }
                 line += Format.left(value, width) + Format.left(made, 22) + Format.left(got, 20)
-                cols.append((l.name, .object([("value", .string(value)), ("mkstate", .string(made)), ("getstate", .string(got))])))
+                cols.append(
+                    (
+                        l.name,
+                        .object([("value", .string(value)), ("mkstate", .string(made)), ("getstate", .string(got))])
+                    ))
             }
             lines.append(line.reversed().drop { $0 == " " }.reversed().map(String.init).joined())
             rows.append(.object(cols))
@@ -195,7 +212,10 @@ enum HypCommands {
             json: .object([
                 ("carried", .object(PageState.allCases.map { ($0.description, .number(report.carried[$0] ?? 0)) })),
                 ("cleared_ptes", .number(report.clearedPTEs)),
-                ("uncarried", .array(report.uncarried.map { .object([("pa", .hex($0.phys)), ("reason", .string($0.reason))]) })),
+                (
+                    "uncarried",
+                    .array(report.uncarried.map { .object([("pa", .hex($0.phys)), ("reason", .string($0.reason))]) })
+                ),
             ]))
     }
 
@@ -225,7 +245,9 @@ enum HypCommands {
             for (i, line) in try ScriptRunner.readLines(path).enumerated() {
                 let text = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
                 if text.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-                guard let t = Transition(parsing: text) else { throw .failed("\(path):\(i + 1): not a transition: \(line)") }
+                guard let t = Transition(parsing: text) else {
+                    throw .failed("\(path):\(i + 1): not a transition: \(line)")
+                }
                 script.append(t)
             }
             let r = checker.run(script: script)
@@ -272,7 +294,8 @@ enum HypCommands {
 
     static let ownershipMap = CommandSpec(
         "ownership_map", "ownership_map <out.svg>",
-        summary: "Draw physical memory as an ownership map (host, hyp, shared with hyp, shared with guests, FF-A, MMIO).",
+        summary:
+            "Draw physical memory as an ownership map (host, hyp, shared with hyp, shared with guests, FF-A, MMIO).",
         example: "ownership_map /tmp/owners.svg", arguments: 1...1
     ) { (s, a) throws(S2CmdError) in
         let m = try machine(s)
@@ -281,68 +304,118 @@ enum HypCommands {
         try picture.svg().write(to: path)
         return CommandOutput(
             text: "wrote \(path): " + picture.summary,
-            json: .object([("path", .string(path)), ("pages", .object(picture.counts.map { ($0.0.rawValue, .number($0.1)) }))]))
+            json: .object([
+                ("path", .string(path)), ("pages", .object(picture.counts.map { ($0.0.rawValue, .number($0.1)) })),
+            ]))
     }
 
     // MARK: The hypercalls
 
     /// One command per transition the machine models.
     static let transitions: [CommandSpec] = [
-        hypercall("host_share_hyp", "<pfn>", "__pkvm_host_share_hyp: share a host page with the hypervisor.", "host_share_hyp 0x40100", 1) {
+        hypercall(
+            "host_share_hyp", "<pfn>", "__pkvm_host_share_hyp: share a host page with the hypervisor.",
+            "host_share_hyp 0x40100", 1
+        ) {
             a, s throws(S2CmdError) in .shareHyp(pfn: try a.number(0))
         },
-        hypercall("host_unshare_hyp", "<pfn>", "__pkvm_host_unshare_hyp: take back a page shared with the hypervisor.", "host_unshare_hyp 0x40100", 1) {
+        hypercall(
+            "host_unshare_hyp", "<pfn>", "__pkvm_host_unshare_hyp: take back a page shared with the hypervisor.",
+            "host_unshare_hyp 0x40100", 1
+        ) {
             a, s throws(S2CmdError) in .unshareHyp(pfn: try a.number(0))
         },
-        hypercall("host_donate_hyp", "<pfn> <pages>", "__pkvm_host_donate_hyp: give host pages to the hypervisor.", "host_donate_hyp 0x40200 4", 2) {
+        hypercall(
+            "host_donate_hyp", "<pfn> <pages>", "__pkvm_host_donate_hyp: give host pages to the hypervisor.",
+            "host_donate_hyp 0x40200 4", 2
+        ) {
             a, s throws(S2CmdError) in .donateHyp(pfn: try a.number(0), pages: try a.number(1))
         },
-        hypercall("hyp_donate_host", "<pfn> <pages>", "__pkvm_hyp_donate_host: give hypervisor pages back to the host.", "hyp_donate_host 0x40200 4", 2) {
+        hypercall(
+            "hyp_donate_host", "<pfn> <pages>", "__pkvm_hyp_donate_host: give hypervisor pages back to the host.",
+            "hyp_donate_host 0x40200 4", 2
+        ) {
             a, s throws(S2CmdError) in .donateHost(pfn: try a.number(0), pages: try a.number(1))
         },
-        hypercall("host_share_ffa", "<pfn> <pages>", "__pkvm_host_share_ffa: share host pages with FF-A (the secure world).", "host_share_ffa 0x40300 1", 2) {
+        hypercall(
+            "host_share_ffa", "<pfn> <pages>", "__pkvm_host_share_ffa: share host pages with FF-A (the secure world).",
+            "host_share_ffa 0x40300 1", 2
+        ) {
             a, s throws(S2CmdError) in .shareFFA(pfn: try a.number(0), pages: try a.number(1))
         },
-        hypercall("host_unshare_ffa", "<pfn> <pages>", "__pkvm_host_unshare_ffa: end an FF-A share.", "host_unshare_ffa 0x40300 1", 2) {
+        hypercall(
+            "host_unshare_ffa", "<pfn> <pages>", "__pkvm_host_unshare_ffa: end an FF-A share.",
+            "host_unshare_ffa 0x40300 1", 2
+        ) {
             a, s throws(S2CmdError) in .unshareFFA(pfn: try a.number(0), pages: try a.number(1))
         },
         hypercall(
-            "host_share_guest", "<pfn> <gfn> <guest> <prot>", "__pkvm_host_share_guest: map a host page into a guest at gfn.",
+            "host_share_guest", "<pfn> <gfn> <guest> <prot>",
+            "__pkvm_host_share_guest: map a host page into a guest at gfn.",
             "host_share_guest 0x40400 0x80 0x1000 RW", 4
         ) { a, s throws(S2CmdError) in
-            .shareGuest(pfn: try a.number(0), gfn: try a.number(1), guest: UInt32(truncatingIfNeeded: try a.number(2)), prot: try a.prot(3))
-        },
-        hypercall("host_unshare_guest", "<gfn> <guest>", "__pkvm_host_unshare_guest: unmap a shared page from a guest.", "host_unshare_guest 0x80 0x1000", 2) {
-            a, s throws(S2CmdError) in .unshareGuest(gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)))
+            .shareGuest(
+                pfn: try a.number(0), gfn: try a.number(1), guest: UInt32(truncatingIfNeeded: try a.number(2)),
+                prot: try a.prot(3))
         },
         hypercall(
-            "host_relax_perms_guest", "<gfn> <guest> <prot>", "__pkvm_host_relax_perms_guest: add permissions to a guest mapping.",
+            "host_unshare_guest", "<gfn> <guest>", "__pkvm_host_unshare_guest: unmap a shared page from a guest.",
+            "host_unshare_guest 0x80 0x1000", 2
+        ) {
+            a, s throws(S2CmdError) in
+            .unshareGuest(gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)))
+        },
+        hypercall(
+            "host_relax_perms_guest", "<gfn> <guest> <prot>",
+            "__pkvm_host_relax_perms_guest: add permissions to a guest mapping.",
             "host_relax_perms_guest 0x80 0x1000 X", 3
         ) { a, s throws(S2CmdError) in
             .relaxPerms(gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)), prot: try a.prot(2))
         },
-        hypercall("host_wrprotect_guest", "<gfn> <guest>", "__pkvm_host_wrprotect_guest: write-protect a guest mapping.", "host_wrprotect_guest 0x80 0x1000", 2) {
-            a, s throws(S2CmdError) in .wrprotect(gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)))
+        hypercall(
+            "host_wrprotect_guest", "<gfn> <guest>", "__pkvm_host_wrprotect_guest: write-protect a guest mapping.",
+            "host_wrprotect_guest 0x80 0x1000", 2
+        ) {
+            a, s throws(S2CmdError) in
+            .wrprotect(gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)))
         },
         hypercall(
-            "host_test_clear_young_guest", "<gfn> <guest> [--mkold]", "__pkvm_host_test_clear_young_guest: test (and clear) a guest mapping's AF.",
+            "host_test_clear_young_guest", "<gfn> <guest> [--mkold]",
+            "__pkvm_host_test_clear_young_guest: test (and clear) a guest mapping's AF.",
             "host_test_clear_young_guest 0x80 0x1000 --mkold", 2, flags: ["mkold"]
         ) { a, s throws(S2CmdError) in
-            .testClearYoung(gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)), mkold: a.flag("mkold"))
+            .testClearYoung(
+                gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)), mkold: a.flag("mkold"))
         },
-        hypercall("host_mkyoung_guest", "<gfn> <guest>", "__pkvm_host_mkyoung_guest: set a guest mapping's AF.", "host_mkyoung_guest 0x80 0x1000", 2) {
-            a, s throws(S2CmdError) in .mkyoung(gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)))
+        hypercall(
+            "host_mkyoung_guest", "<gfn> <guest>", "__pkvm_host_mkyoung_guest: set a guest mapping's AF.",
+            "host_mkyoung_guest 0x80 0x1000", 2
+        ) {
+            a, s throws(S2CmdError) in
+            .mkyoung(gfn: try a.number(0), guest: UInt32(truncatingIfNeeded: try a.number(1)))
         },
-        hypercall("hyp_pin_shared_mem", "<pfn> <pages>", "hyp_pin_shared_mem: the hypervisor pins pages the host shared with it.", "hyp_pin_shared_mem 0x40100 1", 2) {
+        hypercall(
+            "hyp_pin_shared_mem", "<pfn> <pages>",
+            "hyp_pin_shared_mem: the hypervisor pins pages the host shared with it.", "hyp_pin_shared_mem 0x40100 1", 2
+        ) {
             a, s throws(S2CmdError) in .pin(pfn: try a.number(0), pages: try a.number(1))
         },
-        hypercall("hyp_unpin_shared_mem", "<pfn> <pages>", "hyp_unpin_shared_mem: drop the pin.", "hyp_unpin_shared_mem 0x40100 1", 2) {
+        hypercall(
+            "hyp_unpin_shared_mem", "<pfn> <pages>", "hyp_unpin_shared_mem: drop the pin.",
+            "hyp_unpin_shared_mem 0x40100 1", 2
+        ) {
             a, s throws(S2CmdError) in .unpin(pfn: try a.number(0), pages: try a.number(1))
         },
-        hypercall("host_mem_abort", "<pa>", "handle_host_mem_abort: a host stage-2 fault at pa (host_stage2_idmap maps it).", "host_mem_abort 0x4050_0000", 1) {
+        hypercall(
+            "host_mem_abort", "<pa>", "handle_host_mem_abort: a host stage-2 fault at pa (host_stage2_idmap maps it).",
+            "host_mem_abort 0x4050_0000", 1
+        ) {
             a, s throws(S2CmdError) in .hostFault(addr: try a.address(0, in: s))
         },
-        hypercall("topup_guest", "<guest> <pfn>", "Top up a guest's memcache with one host page (donated to the hyp).", "topup_guest 0x1000 0x40500", 2) {
+        hypercall(
+            "topup_guest", "<guest> <pfn>", "Top up a guest's memcache with one host page (donated to the hyp).",
+            "topup_guest 0x1000 0x40500", 2
+        ) {
             a, s throws(S2CmdError) in .topUp(guest: UInt32(truncatingIfNeeded: try a.number(0)), pfn: try a.number(1))
         },
     ]
@@ -354,7 +427,8 @@ enum HypCommands {
     ) -> CommandSpec {
         CommandSpec(
             name, "\(name) \(args)", summary: summary,
-            details: "Pages are PFNs (PA >> 12), as in the hypercall ABI; a non-zero return is an error with the errno.",
+            details:
+                "Pages are PFNs (PA >> 12), as in the hypercall ABI; a non-zero return is an error with the errno.",
             example: example, arguments: count...count, flags: flags
         ) { (s, a) throws(S2CmdError) in
             let m = try machine(s)

@@ -56,7 +56,8 @@ enum ImageCommands {
         let path = a.string(0) ?? ""
         let r = s.registers
         let regs = ImageRegisters(
-            vtcr: r.vtcr, vttbr: r.vttbr, hypTCR: r.hypTCR, hypTTBR0: r.hypTTBR0, probes: s.probes.isEmpty ? nil : s.probes)
+            vtcr: r.vtcr, vttbr: r.vttbr, hypTCR: r.hypTCR, hypTTBR0: r.hypTTBR0,
+            probes: s.probes.isEmpty ? nil : s.probes)
         do throws(ELFImageError) { try ELFImage.save(s.mem, registers: regs, to: path) } catch {
             throw .image(error.description)
         }

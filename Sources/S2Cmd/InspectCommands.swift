@@ -97,7 +97,8 @@ enum InspectCommands {
     static let decode = CommandSpec(
         "decode", "decode <descriptor> [level=3] [granule=4K] [regime=stage2|hyp] [--lpa2]",
         summary: "Decode one raw descriptor: its kind at that level and every field by name.",
-        example: "decode 0x400000400007dd level=2", arguments: 1...1, flags: ["lpa2"], options: ["level", "granule", "regime"]
+        example: "decode 0x400000400007dd level=2", arguments: 1...1, flags: ["lpa2"],
+        options: ["level", "granule", "regime"]
     ) { (s, a) throws(S2CmdError) in
         let raw = try a.number(0)
         let levelText = a.option("level") ?? "3"
@@ -110,11 +111,16 @@ enum InspectCommands {
         let kind = WalkStep.kind(of: d, level: level)
         let fields = d.fields(level: level, granule: granule, format: format, regime: regime)
         let regimeText = regime == .stage2 ? "stage 2" : "hyp stage 1"
-        var lines = ["\(Format.hex16(raw)): \(kind.rawValue) at level \(level), \(granule) granule, \(regimeText), \(format) addresses"]
-        for (name, v) in fields { lines.append("  " + Format.left(name, 11) + DescriptorText.value(name, v, regime: regime)) }
+        var lines = [
+            "\(Format.hex16(raw)): \(kind.rawValue) at level \(level), \(granule) granule, \(regimeText), \(format) addresses"
+        ]
+        for (name, v) in fields {
+            lines.append("  " + Format.left(name, 11) + DescriptorText.value(name, v, regime: regime))
+        }
         var json: [(String, JSON)] = [
             ("descriptor", .hex(raw)), ("kind", .string(kind.rawValue)), ("level", .number(level)),
-            ("granule", .string(granule.description)), ("regime", .string(regime.rawValue)), ("fields", DescriptorText.json(fields)),
+            ("granule", .string(granule.description)), ("regime", .string(regime.rawValue)),
+            ("fields", DescriptorText.json(fields)),
         ]
         if regime == .stage2 {
             let tokens = PtDump.tokenString(raw & PtDump.mask).map { "'\($0)'" } ?? "none"
@@ -148,7 +154,8 @@ enum InspectCommands {
     }
 
     static let poke = CommandSpec(
-        "poke", "poke <pa> <value>", summary: "Write a 64-bit little-endian word of physical memory (a raw descriptor, say).",
+        "poke", "poke <pa> <value>",
+        summary: "Write a 64-bit little-endian word of physical memory (a raw descriptor, say).",
         example: "poke 0x4100_0000 0xdead_beef", arguments: 2...2
     ) { (s, a) throws(S2CmdError) in
         let pa = try a.address(0, in: s)
@@ -159,7 +166,8 @@ enum InspectCommands {
 
     static let check = CommandSpec(
         "check", "check",
-        summary: "Check the stage-2 table's invariants (backed tables, no loops, no reserved encodings, refcounts) and pKVM's.",
+        summary:
+            "Check the stage-2 table's invariants (backed tables, no loops, no reserved encodings, refcounts) and pKVM's.",
         details: "Table pointers inside backed memory and below PS, each table page reached once, no 0b01\n"
             + "entry at the last level, blocks only where kvm_level_supports_block_mapping allows, and for\n"
             + "pool pages: reference count = 1 + non-zero entries (stage2_pte_is_counted). On a pKVM machine\n"
@@ -170,7 +178,11 @@ enum InspectCommands {
         var c = TableCheck(root: r, mem: s.mem, pool: s.pool)
         var pkvmNote = ""
         if let m = s.pkvm {
-            if let v = m.checkAllInvariants() { c.add("pKVM invariant: \(v)") } else { pkvmNote = "; pKVM invariants hold" }
+            if let v = m.checkAllInvariants() {
+                c.add("pKVM invariant: \(v)")
+            } else {
+                pkvmNote = "; pKVM invariants hold"
+            }
         }
         let json = JSON.object([
             ("ok", .bool(c.ok)), ("tables", .number(c.tables)), ("leaves", .number(c.leaves)),

@@ -12,7 +12,8 @@ public struct Invocation: Sendable, Equatable {
     public var line: Int
 
     public init(
-        _ name: String, arguments: [String] = [], flags: Set<String> = [], options: [String: String] = [:], line: Int = 0
+        _ name: String, arguments: [String] = [], flags: Set<String> = [], options: [String: String] = [:],
+        line: Int = 0
     ) {
         self.name = name
         self.arguments = arguments

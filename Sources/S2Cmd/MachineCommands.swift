@@ -46,7 +46,9 @@ enum MachineCommands {
         let lpa2 = a.flag("lpa2")
         let oa = try a.intOption("oa", default: lpa2 ? 52 : 48, range: 1...64)
         let geometry: Geometry
-        do throws(PgtableError) { geometry = try Geometry.kernelStage2(granule: granule, ipaBits: ipa, oaBits: oa, lpa2: lpa2) } catch {
+        do throws(PgtableError) {
+            geometry = try Geometry.kernelStage2(granule: granule, ipaBits: ipa, oaBits: oa, lpa2: lpa2)
+        } catch {
             throw .pgtable(error)
         }
         let pool = try s.ensurePool(pageShift: granule.shift)
@@ -54,7 +56,9 @@ enum MachineCommands {
         if a.flag("nofwb") { flags.insert(.noFWB) }
         if a.flag("idmap") { flags.insert(.idmap) }
         let table: Stage2Table<PagePool>
-        do throws(PgtableError) { table = try Stage2Table(mm: pool, geometry: geometry, flags: flags) } catch { throw .pgtable(error) }
+        do throws(PgtableError) { table = try Stage2Table(mm: pool, geometry: geometry, flags: flags) } catch {
+            throw .pgtable(error)
+        }
         s.stage2Flags = flags
         s.registers.vtcr = geometry.vtcr.rawValue
         s.registers.vttbr = Registers.ttbr(baddr: table.root.rawValue, oaBits: geometry.oaBits)
@@ -111,7 +115,8 @@ enum MachineCommands {
 
     static let demo = CommandSpec(
         "demo", "demo",
-        summary: "Build the demo machine: 1G of RAM at 0x40000000, a 4K/40-bit stage 2 with a 2M block, a page and a device page.",
+        summary:
+            "Build the demo machine: 1G of RAM at 0x40000000, a 4K/40-bit stage 2 with a 2M block, a page and a device page.",
         details: "It runs exactly these lines:\n" + demoScript.map { "  " + $0 }.joined(separator: "\n"),
         example: "demo", arguments: 0...0
     ) { (s, a) throws(S2CmdError) in
@@ -128,12 +133,21 @@ enum MachineCommands {
         lines.append("image     " + (s.imagePath ?? "-"))
         json.append(("image", s.imagePath.map { .string($0) } ?? .null))
         let regions = s.mem.regions
-        lines.append("memory    " + (regions.isEmpty ? "-" : regions.map { "\($0) (\(Format.size($0.size)))" }.joined(separator: ", ")))
-        json.append(("memory", .array(regions.map { .object([("base", .hex($0.base.rawValue)), ("size", .hex($0.size))]) })))
+        lines.append(
+            "memory    "
+                + (regions.isEmpty ? "-" : regions.map { "\($0) (\(Format.size($0.size)))" }.joined(separator: ", ")))
+        json.append(
+            ("memory", .array(regions.map { .object([("base", .hex($0.base.rawValue)), ("size", .hex($0.size))]) })))
         if let p = s.pool {
             let size = UInt64(p.pageCount) * p.pageSize
             lines.append("pool      \(p.base)+\(Format.size(size)): \(p.usedPages) of \(p.pageCount) pages used")
-            json.append(("pool", .object([("base", .hex(p.base.rawValue)), ("size", .hex(size)), ("used_pages", .number(p.usedPages))])))
+            json.append(
+                (
+                    "pool",
+                    .object([
+                        ("base", .hex(p.base.rawValue)), ("size", .hex(size)), ("used_pages", .number(p.usedPages)),
+                    ])
+                ))
         } else {
             lines.append("pool      -")
             json.append(("pool", .null))

@@ -93,7 +93,8 @@ public struct OwnershipMap {
         body.append("<text x=\"\(left)\" y=\"18\" font-size=\"14\">physical memory ownership (pKVM)</text>")
         for (base, size, runs) in regions {
             body.append(
-                "<text x=\"\(left)\" y=\"\(y + 12)\" font-size=\"11\">RAM \(Format.hex(base))-\(Format.hex(base + size)) (\(Format.size(size)))</text>")
+                "<text x=\"\(left)\" y=\"\(y + 12)\" font-size=\"11\">RAM \(Format.hex(base))-\(Format.hex(base + size)) (\(Format.size(size)))</text>"
+            )
             y += 16
             for r in runs {
                 let x = left + Double(r.start - base) / Double(size) * width
@@ -105,7 +106,9 @@ public struct OwnershipMap {
             y += band + 14
         }
         body.append("<rect x=\"\(left)\" y=\"\(y)\" width=\"\(width)\" height=\"16\" fill=\"\(Owner.mmio.colour)\"/>")
-        body.append("<text x=\"\(left + 6)\" y=\"\(y + 12)\" font-size=\"11\">MMIO: every address outside RAM (host NOPAGE in the vmemmap)</text>")
+        body.append(
+            "<text x=\"\(left + 6)\" y=\"\(y + 12)\" font-size=\"11\">MMIO: every address outside RAM (host NOPAGE in the vmemmap)</text>"
+        )
         y += 30
         var x = left
         for o in Owner.allCases {
@@ -114,7 +117,8 @@ public struct OwnershipMap {
             x += 130
         }
         y += 24
-        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width + 2 * left))\" height=\"\(Int(y))\" font-family=\"monospace\">\n"
+        return
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width + 2 * left))\" height=\"\(Int(y))\" font-family=\"monospace\">\n"
             + body.joined(separator: "\n") + "\n</svg>\n"
     }
 }

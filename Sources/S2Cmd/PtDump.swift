@@ -109,7 +109,8 @@ public struct PtDump: Sendable {
     func wideColumns(_ r: Run) -> String {
         let d = r.first
         if d.isValid {
-            return "OA=" + Format.hex16(r.outputAddress ?? 0) + " MemAttr=" + Format.binary(d[Descriptor.memAttr], width: 4)
+            return "OA=" + Format.hex16(r.outputAddress ?? 0) + " MemAttr="
+                + Format.binary(d[Descriptor.memAttr], width: 4)
                 + " SH=" + (geometry.lpa2 ? "--" : Format.binary(d[Descriptor.sh], width: 2))
                 + " SW=" + Format.binary(d[Descriptor.sw], width: 4)
         }
@@ -126,7 +127,8 @@ public struct PtDump: Sendable {
                 .array(
                     runs.map { r in
                         var o: [(String, JSON)] = [
-                            ("start", .hex(r.start)), ("end", .hex(r.end)), ("size", .string(Format.ptdumpSize(r.end - r.start))),
+                            ("start", .hex(r.start)), ("end", .hex(r.end)),
+                            ("size", .string(Format.ptdumpSize(r.end - r.start))),
                             ("level", .number(r.level)), ("prot", .hex(r.prot)),
                             ("tokens", PtDump.tokenString(r.prot).map { .string($0) } ?? .null),
                             ("valid", .bool(r.first.isValid)),
@@ -135,7 +137,8 @@ public struct PtDump: Sendable {
                         if wide {
                             if r.first.isValid {
                                 o += [
-                                    ("oa", .hex(r.outputAddress ?? 0)), ("memattr", .number(Int(r.first[Descriptor.memAttr]))),
+                                    ("oa", .hex(r.outputAddress ?? 0)),
+                                    ("memattr", .number(Int(r.first[Descriptor.memAttr]))),
                                     ("sh", geometry.lpa2 ? .null : .number(Int(r.first[Descriptor.sh]))),
                                     ("sw", .number(Int(r.first[Descriptor.sw]))),
                                 ]
@@ -188,7 +191,8 @@ struct PtDumpVisitor: PgtableVisitor {
     /// Whether, for the wide dump, `pte` at `addr` carries on `run`: same MemAttr, SH, SW and owner, and
     /// for valid leaves an output address that follows on.
     func continues(_ run: PtDump.Run, addr: UInt64, pte: Descriptor, oa: UInt64?) -> Bool {
-        let extra = Descriptor.memAttr.mask | Descriptor.sh.mask | Descriptor.sw.mask | Descriptor.ownerID.mask
+        let extra =
+            Descriptor.memAttr.mask | Descriptor.sh.mask | Descriptor.sw.mask | Descriptor.ownerID.mask
             | Descriptor.locked.mask
         guard run.first.rawValue & extra == pte.rawValue & extra else { return false }
         guard let start = run.outputAddress else { return oa == nil }

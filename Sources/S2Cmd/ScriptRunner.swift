@@ -75,7 +75,8 @@ public struct ScriptRunner {
             if n <= 0 { break }
             bytes += buf[0..<n]
         }
-        var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
         if lines.last == "" { lines.removeLast() }
         return lines
     }

@@ -108,7 +108,8 @@ public final class Session {
     public func ensurePool(pageShift: Int) throws(S2CmdError) -> PagePool {
         if let pool {
             guard pool.pageShift == pageShift else {
-                throw .failed("the page pool hands out \(1 << pool.pageShift)-byte pages; this table needs \(1 << pageShift)")
+                throw .failed(
+                    "the page pool hands out \(1 << pool.pageShift)-byte pages; this table needs \(1 << pageShift)")
             }
             return pool
         }
@@ -153,7 +154,8 @@ public final class Session {
             if wanted == "error" || error.errnoName == wanted {
                 let got = error.errnoName ?? "error"
                 return CommandOutput(
-                    text: "", json: .object([("ok", .bool(true)), ("expected", .string(wanted)), ("got", .string(got))]))
+                    text: "",
+                    json: .object([("ok", .bool(true)), ("expected", .string(wanted)), ("got", .string(got))]))
             }
             throw .expectation("wanted \(wanted) from '\(inner.name)', got: \(error)")
         }

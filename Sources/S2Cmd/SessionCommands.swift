@@ -13,7 +13,8 @@ enum SessionCommands {
             return CommandOutput(
                 text: spec.help,
                 json: .object([
-                    ("name", .string(spec.name)), ("synopsis", .string(spec.synopsis)), ("summary", .string(spec.summary)),
+                    ("name", .string(spec.name)), ("synopsis", .string(spec.synopsis)),
+                    ("summary", .string(spec.summary)),
                     ("example", .string(spec.example)),
                 ]))
         }
@@ -24,7 +25,8 @@ enum SessionCommands {
         lines.append("Every command takes --json. 'expect <errno> <command>' checks a failure; '#' starts a comment.")
         return CommandOutput(
             text: lines.joined(separator: "\n"),
-            json: .array(CommandRegistry.all.map { .object([("name", .string($0.name)), ("summary", .string($0.summary))]) }))
+            json: .array(
+                CommandRegistry.all.map { .object([("name", .string($0.name)), ("summary", .string($0.summary))]) }))
     }
 
     static let echo = CommandSpec(

@@ -39,7 +39,8 @@ public struct TableCheck: Sendable {
             let count = pool.pageCount(PhysAddr(page))
             if count != 1 + nonZero {
                 problems.append(
-                    "table page \(Format.hex(page)): reference count \(count), but 1 + \(nonZero) non-zero entries = \(1 + nonZero)")
+                    "table page \(Format.hex(page)): reference count \(count), but 1 + \(nonZero) non-zero entries = \(1 + nonZero)"
+                )
             }
         }
     }
@@ -75,7 +76,8 @@ struct CheckVisitor: PgtableVisitor {
         let limit: UInt64 = geometry.oaBits >= 64 ? ~0 : 1 << UInt64(geometry.oaBits)
         if kind == .tablePre {
             if oa >= limit {
-                problems.append("\(at): table address \(Format.hex(oa)) is beyond the \(geometry.oaBits)-bit output size")
+                problems.append(
+                    "\(at): table address \(Format.hex(oa)) is beyond the \(geometry.oaBits)-bit output size")
             }
             if !mem.contains(PhysAddr(oa), size: geometry.granule.size) {
                 problems.append("\(at): table address \(Format.hex(oa)) is outside backed memory")
@@ -94,7 +96,9 @@ struct CheckVisitor: PgtableVisitor {
         case .block:
             leaves += 1
             if !geometry.granule.supportsBlock(at: ctx.level) {
-                problems.append("\(at): block at level \(ctx.level), where the kernel never maps blocks with \(geometry.granule) pages")
+                problems.append(
+                    "\(at): block at level \(ctx.level), where the kernel never maps blocks with \(geometry.granule) pages"
+                )
             }
             if oa >= limit { problems.append("\(at): output address \(Format.hex(oa)) is beyond the output size") }
         case .page:

@@ -24,13 +24,16 @@ enum TableCommands {
         let pa = try a.address(2, in: s)
         let prot = try a.prot(3)
         let t = try s.stage2Table()
-        try run { () throws(PgtableError) in try t.map(ipa, size: size, phys: pa, prot: prot, memcache: !a.flag("nomemcache")) }
+        try run { () throws(PgtableError) in
+            try t.map(ipa, size: size, phys: pa, prot: prot, memcache: !a.flag("nomemcache"))
+        }
         return .ok([("ipa", .hex(ipa)), ("size", .hex(size)), ("pa", .hex(pa)), ("prot", .string(prot.description))])
     }
 
     static let unmap = CommandSpec(
         "unmap", "unmap <ipa> <size>",
-        summary: "Remove mappings and annotations in [ipa, ipa+size) (kvm_pgtable_stage2_unmap); empty tables are freed.",
+        summary:
+            "Remove mappings and annotations in [ipa, ipa+size) (kvm_pgtable_stage2_unmap); empty tables are freed.",
         example: "unmap 0x4020_0000 4K", arguments: 2...2
     ) { (s, a) throws(S2CmdError) in
         let ipa = try a.address(0, in: s)
@@ -98,7 +101,8 @@ enum TableCommands {
 
     static let testClearYoung = CommandSpec(
         "test_clear_young", "test_clear_young <ipa> <size> [--mkold]",
-        summary: "Report whether any leaf of [ipa, ipa+size) has AF set, clearing it with --mkold (kvm_pgtable_stage2_test_clear_young).",
+        summary:
+            "Report whether any leaf of [ipa, ipa+size) has AF set, clearing it with --mkold (kvm_pgtable_stage2_test_clear_young).",
         example: "test_clear_young 0x4000_0000 2M --mkold", arguments: 2...2, flags: ["mkold"]
     ) { (s, a) throws(S2CmdError) in
         let ipa = try a.address(0, in: s)
@@ -115,7 +119,8 @@ enum TableCommands {
     ) { (s, a) throws(S2CmdError) in
         let ipa = try a.address(0, in: s)
         let r = try s.stage2Root()
-        let t = Stage2Table(mm: try s.ensurePool(pageShift: r.geometry.granule.shift), root: r.root, geometry: r.geometry)
+        let t = Stage2Table(
+            mm: try s.ensurePool(pageShift: r.geometry.granule.shift), root: r.root, geometry: r.geometry)
         let (pte, level) = try run { () throws(PgtableError) in try t.getLeaf(ipa) }
         return CommandOutput(
             text: "level \(level) pte \(Format.hex16(pte.rawValue))",

@@ -14,7 +14,8 @@ enum TranslateCommands {
             + "instruction (no hardware dirty-state update). Prints every descriptor read, then the output\n"
             + "address and attributes or the fault kind, level, FST and PAR_EL1. With HA/HD set the walk\n"
             + "writes the access flag / dirty state, as hardware would.",
-        example: "translate 0x4020_0000 access=write", arguments: 1...1, flags: ["el0", "at", "hyp"], options: ["access"]
+        example: "translate 0x4020_0000 access=write", arguments: 1...1, flags: ["el0", "at", "hyp"],
+        options: ["access"]
     ) { (s, a) throws(S2CmdError) in
         let address = try a.address(0, in: s)
         let kindName = a.option("access") ?? "read"
@@ -46,13 +47,20 @@ enum TranslateCommands {
             lines.append(WalkText.line(st, granule: granule, format: regime.format, regime: regimeKind, style: s.style))
         }
         var json: [(String, JSON)] = [
-            ("address", .hex(address)), ("access", .string(access.description)), ("regime", .string(regime.description)),
-            ("steps", .array(trace.steps.map { WalkText.json($0, granule: granule, format: regime.format, regime: regimeKind) })),
+            ("address", .hex(address)), ("access", .string(access.description)),
+            ("regime", .string(regime.description)),
+            (
+                "steps",
+                .array(
+                    trace.steps.map { WalkText.json($0, granule: granule, format: regime.format, regime: regimeKind) })
+            ),
         ]
         switch trace.translation {
         case .success(let r):
             let sh = Format.binary(UInt64(r.shareability), width: 2)
-            let attr = regimeKind == .stage2 ? "MemAttr=" + Format.binary(UInt64(r.memAttr), width: 4) : "AttrIndx=\(r.memAttr)"
+            let attr =
+                regimeKind == .stage2
+                ? "MemAttr=" + Format.binary(UInt64(r.memAttr), width: 4) : "AttrIndx=\(r.memAttr)"
             lines.append(
                 "  => OA \(Format.hex(r.outputAddress)): level \(r.level), \(Format.size(r.blockSize)), \(r.permissions)"
                     + (regimeKind == .stage2 ? " (R W X-EL1 x-EL0), " : ", ")
@@ -78,7 +86,8 @@ enum TranslateCommands {
                 (
                     "fault",
                     .object([
-                        ("kind", .string(f.kind.rawValue)), ("level", .number(f.level)), ("stage2", .bool(f.secondStage)),
+                        ("kind", .string(f.kind.rawValue)), ("level", .number(f.level)),
+                        ("stage2", .bool(f.secondStage)),
                         ("write", .bool(f.write)), ("fst", .number(Int(f.statusCode))),
                     ])
                 ), ("par", .hex(trace.translation.parFields)),
@@ -102,8 +111,10 @@ enum TranslateCommands {
             let r = regime.translate(ipa, .at(write: false), in: s.mem)
             let w = regime.translate(ipa, .at(write: true), in: s.mem)
             lines.append(
-                Format.hex16(ipa) + "  R " + Format.hex16(r.parFields) + "  W " + Format.hex16(w.parFields) + "  " + r.description)
-            json.append(.object([("ipa", .hex(ipa)), ("par_read", .hex(r.parFields)), ("par_write", .hex(w.parFields))]))
+                Format.hex16(ipa) + "  R " + Format.hex16(r.parFields) + "  W " + Format.hex16(w.parFields) + "  "
+                    + r.description)
+            json.append(
+                .object([("ipa", .hex(ipa)), ("par_read", .hex(r.parFields)), ("par_write", .hex(w.parFields))]))
         }
         return CommandOutput(text: lines.joined(separator: "\n"), json: .array(json))
     }

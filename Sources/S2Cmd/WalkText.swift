@@ -14,8 +14,10 @@ public enum WalkText {
         case .block, .page: coloured = style.green(kind)
         case .invalid, .reserved: coloured = style.red(kind)
         }
-        return "  L\(st.level)  " + Format.left("\(st.tableAddress)[\(st.index)]", 18) + " @" + Format.left("\(st.entryAddress)", 12)
-            + "  " + Format.hex16(st.descriptor.rawValue) + "  " + coloured + DescriptorText.inline(fields, regime: regime)
+        return "  L\(st.level)  " + Format.left("\(st.tableAddress)[\(st.index)]", 18) + " @"
+            + Format.left("\(st.entryAddress)", 12)
+            + "  " + Format.hex16(st.descriptor.rawValue) + "  " + coloured
+            + DescriptorText.inline(fields, regime: regime)
     }
 
     public static func json(_ st: WalkStep, granule: Granule, format: OutputAddressFormat, regime: Regime) -> JSON {

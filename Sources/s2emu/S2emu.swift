@@ -151,7 +151,8 @@ struct Check: ParsableCommand {
 
 struct Equiv: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one transition sequence through both pKVM state layouts (pte, vmemmap) and compare after every step.")
+        abstract:
+            "Run one transition sequence through both pKVM state layouts (pte, vmemmap) and compare after every step.")
     @Flag(help: "Print JSON instead of text.") var json = false
     @Argument(help: "Script of transitions (omit for random steps).") var script: String?
     @Option(help: "Random steps.") var steps = "1000"
@@ -209,7 +210,9 @@ enum PKVMScript {
 
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build a pte-storage pKVM machine, run a script on it, convert its host state to the vmemmap (v6.13 -> v6.14).")
+        abstract:
+            "Build a pte-storage pKVM machine, run a script on it, convert its host state to the vmemmap (v6.13 -> v6.14)."
+    )
     @OptionGroup var pkvm: PKVMOptions
     @Flag(help: "Print JSON instead of text.") var json = false
 

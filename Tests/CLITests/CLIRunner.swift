@@ -17,7 +17,8 @@ enum CLI {
 
     /// The `s2emu` built next to the test runner (`.build/<configuration>/`).
     static var binary: String {
-        let runner = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let runner =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: runner).deletingLastPathComponent().appendingPathComponent("s2emu").path
     }
 
@@ -50,7 +51,8 @@ enum CLI {
         let err = errPipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return Result(
-            status: p.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+            status: p.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
     }
 
     /// Compares `actual` with `Expected/<name>`, or rewrites the file when asked to.

@@ -2,7 +2,10 @@ import XCTest
 
 /// Whole outputs of each subcommand on the demo machine and the fixtures, against `Expected/`.
 final class CLITests: XCTestCase {
-    func expect(_ args: [String], _ name: String, stdin: String = "", status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line)
+    func expect(
+        _ args: [String], _ name: String, stdin: String = "", status: Int32 = 0, file: StaticString = #filePath,
+        line: UInt = #line
+    )
         throws
     {
         let r = try CLI.run(args, stdin: stdin)
@@ -21,7 +24,9 @@ final class CLITests: XCTestCase {
     }
     func testDump() throws { try expect(["dump", "--demo"], "dump.txt") }
     func testDumpWide() throws { try expect(["dump", "--wide", "--demo"], "dump-wide.txt") }
-    func testDumpRangeJSON() throws { try expect(["dump", "0x4000_0000", "0x4040_0000", "--demo", "--json"], "dump-range.json") }
+    func testDumpRangeJSON() throws {
+        try expect(["dump", "0x4000_0000", "0x4040_0000", "--demo", "--json"], "dump-range.json")
+    }
     func testDecode() throws { try expect(["decode", "0x00400000402007db", "--demo"], "decode-page.txt") }
     func testDecodeBlockLevel2() throws {
         try expect(["decode", "0x400007d9", "--level", "2", "--demo"], "decode-block.txt")
@@ -73,7 +78,8 @@ final class CLITests: XCTestCase {
     func testHelp() throws { try expect(["run", "-"], "help.txt", stdin: "help\nhelp map\n") }
 
     func testLoadImage() throws {
-        try expect(["run", "-", "--image", "Fixtures/images/loader.elf"], "load-loader.txt", stdin: "state\nregs\nsymbols\n")
+        try expect(
+            ["run", "-", "--image", "Fixtures/images/loader.elf"], "load-loader.txt", stdin: "state\nregs\nsymbols\n")
     }
 
     func testBadArgumentExits1() throws {

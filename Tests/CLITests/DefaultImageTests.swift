@@ -3,7 +3,9 @@ import XCTest
 
 /// The bundled default image (Fixtures/images/default.S), the pKVM commands, saving, the picture.
 final class DefaultImageTests: XCTestCase {
-    func expect(_ args: [String], _ name: String, status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws {
+    func expect(_ args: [String], _ name: String, status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
         let r = try CLI.run(args)
         XCTAssertEqual(r.status, status, "stderr: \(r.stderr)", file: file, line: line)
         try CLI.compare(r.stdout, name, file: file, line: line)
@@ -25,7 +27,9 @@ final class DefaultImageTests: XCTestCase {
     /// The hyp stage 1 of the default image: VA 0x8000_4008_0010 is the PAGE_HYP_EXEC page (AP=0b11, read-only
     /// at EL2), so a write is a stage-1 permission fault at level 3 (FST 0b001111, PAR_EL1.S clear).
     func testTranslateHyp() throws {
-        let r = try CLI.run(["run", "-", "--image", "Fixtures/images/default.elf"], stdin: "translate 0x8000_4008_0010 access=write --hyp\n")
+        let r = try CLI.run(
+            ["run", "-", "--image", "Fixtures/images/default.elf"],
+            stdin: "translate 0x8000_4008_0010 access=write --hyp\n")
         XCTAssertEqual(r.status, 0, r.stderr)
         try CLI.compare(r.stdout, "default-translate-hyp.txt")
     }
@@ -56,7 +60,8 @@ final class DefaultImageTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let script = NSTemporaryDirectory() + "s2emu-cli-map-\(getpid()).s2"
         defer { try? FileManager.default.removeItem(atPath: script) }
-        try "host_share_hyp 0x40100\nhost_donate_hyp 0x40110 2\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "host_share_hyp 0x40100\nhost_donate_hyp 0x40110 2\n".write(
+            toFile: script, atomically: true, encoding: .utf8)
         let r = try CLI.run(["map", "--svg", path, script])
         XCTAssertEqual(r.status, 0, r.stderr)
         let svg = try String(contentsOfFile: path, encoding: .utf8)
@@ -85,7 +90,10 @@ final class DefaultImageTests: XCTestCase {
         XCTAssertGreaterThan(recorded.count, 5)
         XCTAssertEqual(ours.count, recorded.count)
         for q in recorded {
-            guard let (rd, wr) = ours[q[0]] else { XCTFail("no probe 0x\(String(q[0], radix: 16))"); continue }
+            guard let (rd, wr) = ours[q[0]] else {
+                XCTFail("no probe 0x\(String(q[0], radix: 16))")
+                continue
+            }
             for (mine, qemu) in [(rd, q[1]), (wr, q[2])] {
                 let expected = qemu & 1 == 1 ? qemu : qemu & 0x000f_ffff_ffff_f000
                 XCTAssertEqual(mine, expected, "probe 0x\(String(q[0], radix: 16)): QEMU 0x\(String(qemu, radix: 16))")

@@ -5,7 +5,7 @@ import XCTest
 /// completion of a command and of an option, a bad command that does not end the session, Ctrl-D.
 final class TmuxReplTests: XCTestCase {
     /// A private tmux server, so the test never touches a user's sessions.
-    let socket = "s2emu-test-\(getpid())"
+    let socket = "s2emu-test-\(getpid())-\(UUID().uuidString.prefix(8))"
 
     /// Runs `tmux -L <socket> <args>` through `system()`, quoting each argument for the shell. Not through
     /// Foundation's `Process`: `new-session` forks the tmux server, which inherits what `Process` waits on.

@@ -4,7 +4,8 @@ import XCTest
 
 final class InvocationTests: XCTestCase {
     func testWordsFlagsOptionsComments() throws {
-        let inv = try XCTUnwrap(Invocation.parse("map 0x4000_0000 2M 0x4000_0000 R|W  --json granule=4K # comment", line: 7))
+        let inv = try XCTUnwrap(
+            Invocation.parse("map 0x4000_0000 2M 0x4000_0000 R|W  --json granule=4K # comment", line: 7))
         XCTAssertEqual(inv.name, "map")
         XCTAssertEqual(inv.arguments, ["0x4000_0000", "2M", "0x4000_0000", "R|W"])
         XCTAssertEqual(inv.flags, ["json"])

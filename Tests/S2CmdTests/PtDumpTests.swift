@@ -62,9 +62,13 @@ final class PtDumpTests: XCTestCase {
         let s = try session(["set_owner 0x4040_0000 4K 1"])
         let plain = try dump(s).split(separator: "\n")
         XCTAssertTrue(plain.contains("0x0000000040400000-0x0000000040600000           2M 3"))
-        let wide = try dump(s, wide: true).split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
-        XCTAssertTrue(wide.contains { $0.hasPrefix("0x0000000040400000-0x0000000040401000 4K 3") && $0.hasSuffix("owner=1") })
-        XCTAssertTrue(wide.contains { $0.hasPrefix("0x0000000040401000-0x0000000040600000 2044K 3") && $0.hasSuffix("owner=0") })
+        let wide = try dump(s, wide: true).split(separator: "\n").map {
+            $0.split(separator: " ").joined(separator: " ")
+        }
+        XCTAssertTrue(
+            wide.contains { $0.hasPrefix("0x0000000040400000-0x0000000040401000 4K 3") && $0.hasSuffix("owner=1") })
+        XCTAssertTrue(
+            wide.contains { $0.hasPrefix("0x0000000040401000-0x0000000040600000 2044K 3") && $0.hasSuffix("owner=0") })
     }
 
     /// Token strings straight from `stage2_pte_bits` and `dump_prot`.

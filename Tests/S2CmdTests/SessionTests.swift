@@ -68,7 +68,8 @@ final class SessionTests: XCTestCase {
         XCTAssertThrowsError(try s.execute(Invocation("check"))) { e in
             guard case .failed(let text) = e as? S2CmdError else { return XCTFail("\(e)") }
             XCTAssertTrue(text.contains("reserved encoding 0x0000000040205001"), text)
-            XCTAssertTrue(text.contains("table page 0x70003000: reference count 2, but 1 + 2 non-zero entries = 3"), text)
+            XCTAssertTrue(
+                text.contains("table page 0x70003000: reference count 2, but 1 + 2 non-zero entries = 3"), text)
         }
     }
 }
