@@ -16,6 +16,13 @@ final class DefaultImageTests: XCTestCase {
     func testWalkSharedPage() throws { try expect(["walk", "0x4060_0010"], "default-walk.txt") }
     func testPKVMScript() throws { try expect(["run", "Tests/CLITests/Scripts/pkvm.s2"], "run-pkvm.txt") }
 
+    /// `s2emu migrate script`: a pte machine (1G of RAM: 262144 pages) after two shares and a 2-page donation to
+    /// the hyp. NOPAGE: the 2093-page carve-out, the 2 donated pages, and per guest its VM page and 2 PGD pages;
+    /// SHARED_OWNED: the 2 shared pages, whose SW0 bits are the 2 cleared PTEs; OWNED: the rest.
+    func testMigrateSubcommand() throws {
+        try expect(["migrate", "Tests/CLITests/Scripts/share.s2"], "migrate.txt")
+    }
+
     /// pkvm_mkstate/getstate in v6.13 (states are the PTE software bits SW0 = bit 55, SW1 = bit 56) and v6.14
     /// (OWNED 0, SHARED_OWNED BIT(0), SHARED_BORROWED BIT(1), NOPAGE BIT(2), FIELD_PREP into bits 56:55).
     func testStates() throws {
