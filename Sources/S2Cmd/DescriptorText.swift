@@ -33,4 +33,10 @@ public enum DescriptorText {
         let p = Stage2Attributes.prot(of: d)
         return (p.contains(.r) ? "R" : "-") + (p.contains(.w) ? "W" : "-") + (p.contains(.x) ? "X" : "-")
     }
+
+    /// `R W X`-style permissions of a hyp stage-1 leaf (`kvm_pgtable_hyp_pte_prot`): always readable, writable
+    /// when AP[2] (bit 7) is clear, executable when XN (bit 54) is clear.
+    public static func hypPermissions(_ d: Descriptor) -> String {
+        "R" + (d.rawValue >> 7 & 1 == 0 ? "W" : "-") + (d[Descriptor.s1xn] == 0 ? "X" : "-")
+    }
 }

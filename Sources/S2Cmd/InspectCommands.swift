@@ -8,40 +8,55 @@ enum InspectCommands {
     static let all: [CommandSpec] = [walk, dump, decode, peek, poke, check]
 
     static let walk = CommandSpec(
-        "walk", "walk <ipa>",
-        summary: "Trace the walk for ipa level by level: table, index, entry address, raw descriptor, fields by name.",
-        details: "The path kvm_pgtable_get_leaf follows; the last line gives the output address and\n"
-            + "permissions of the leaf, or why there is none.",
-        example: "walk 0x4000_1000", arguments: 1...1
+        "walk", "walk <address> [--hyp]",
+        summary: "Trace the walk for an address level by level: table, index, entry, raw descriptor, fields by name.",
+        details: "The path kvm_pgtable_get_leaf follows in the stage 2 (or with --hyp in the hyp stage 1 that\n"
+            + "TCR_EL2/TTBR0_EL2 select); the last line gives the output address and permissions of the leaf,\n"
+            + "or why there is none.",
+        example: "walk 0x4000_1000", arguments: 1...1, flags: ["hyp"]
     ) { (s, a) throws(S2CmdError) in
-        let ipa = try a.address(0, in: s)
-        let r = try s.stage2Root()
+        let address = try a.address(0, in: s)
+        let r: PgtableRoot
+        let regime: Regime = a.flag("hyp") ? .hypStage1 : .stage2
+        if regime == .hypStage1 {
+            guard let tcr = s.registers.hypTCR, let ttbr = s.registers.hypTTBR0 else {
+                throw .failed("no hyp stage 1: set hyp_tcr and hyp_ttbr0 (or load an image with them)")
+            }
+            let t = TranslationRegime(hypTCR: tcr, ttbr0: ttbr)
+            guard let g = t.geometry else { throw .failed("TCR_EL2 selects no regime: \(t.invalidReason ?? "")") }
+            r = PgtableRoot(root: PhysAddr(t.tableBase), geometry: g)
+        } else {
+            r = try s.stage2Root()
+        }
         let g = r.geometry
         let steps: [WalkStep]
-        do throws(PgtableError) { steps = try r.trace(mem: s.mem, addr: ipa) } catch { throw .pgtable(error) }
-        var lines = [s.style.bold("walk \(Format.hex(ipa)): stage 2, \(g); root \(r.root)")]
+        do throws(PgtableError) { steps = try r.trace(mem: s.mem, addr: address) } catch { throw .pgtable(error) }
+        let name = regime == .stage2 ? "stage 2" : "hyp stage 1"
+        var lines = [s.style.bold("walk \(Format.hex(address)): \(name), \(g); root \(r.root)")]
         for st in steps {
-            lines.append(WalkText.line(st, granule: g.granule, format: g.format, regime: .stage2, style: s.style))
+            lines.append(WalkText.line(st, granule: g.granule, format: g.format, regime: regime, style: s.style))
         }
-        let jsteps = steps.map { WalkText.json($0, granule: g.granule, format: g.format, regime: .stage2) }
-        let (summary, result) = Self.outcome(ipa: ipa, steps: steps, geometry: g)
+        let jsteps = steps.map { WalkText.json($0, granule: g.granule, format: g.format, regime: regime) }
+        let (summary, result) = Self.outcome(ipa: address, steps: steps, geometry: g, regime: regime)
         lines.append("  => " + summary)
         return CommandOutput(
             text: lines.joined(separator: "\n"),
             json: .object([
-                ("ipa", .hex(ipa)), ("geometry", .string(g.description)), ("root", .hex(r.root.rawValue)),
-                ("steps", .array(jsteps)), ("result", result),
+                ("address", .hex(address)), ("regime", .string(regime.rawValue)), ("geometry", .string(g.description)),
+                ("root", .hex(r.root.rawValue)), ("steps", .array(jsteps)), ("result", result),
             ]))
     }
 
     /// What the last step of a walk means for `ipa`.
-    static func outcome(ipa: UInt64, steps: [WalkStep], geometry g: Geometry) -> (String, JSON) {
+    static func outcome(ipa: UInt64, steps: [WalkStep], geometry g: Geometry, regime: Regime) -> (String, JSON) {
         guard let last = steps.last else { return ("no entry", .null) }
         switch last.kind {
         case .block, .page:
             let size = g.granule.levelSize(last.level)
             let pa = last.descriptor.outputAddress(granule: g.granule, format: g.format) | (ipa & (size &- 1))
-            let perms = DescriptorText.stage2Permissions(last.descriptor)
+            let perms =
+                regime == .stage2
+                ? DescriptorText.stage2Permissions(last.descriptor) : DescriptorText.hypPermissions(last.descriptor)
             let af = last.descriptor[Descriptor.af] != 0 ? "" : ", AF clear"
             return (
                 "PA \(Format.hex(pa)): level \(last.level) \(last.kind.rawValue) (\(Format.size(size))), \(perms)\(af)",

@@ -41,6 +41,16 @@ final class DefaultImageTests: XCTestCase {
         try CLI.compare(r.stdout, "default-translate-hyp.txt")
     }
 
+    /// The kernel walker's view of the hyp stage 1: the PAGE_HYP_EXEC page (AP=0b11, XN clear: R-X), the
+    /// PAGE_HYP 2M block (AP=0b01, XN set: RW-) and the PAGE_HYP_DEVICE page (AttrIndx 4, MT_DEVICE_nGnRE).
+    func testWalkHyp() throws {
+        let r = try CLI.run(
+            ["run", "-", "--image", "Fixtures/images/default.elf"],
+            stdin: "walk 0x8000_4008_0010 --hyp\nwalk 0x8000_4040_0010 --hyp\nwalk 0x8000_0900_0000 --hyp\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try CLI.compare(r.stdout, "default-walk-hyp.txt")
+    }
+
     /// save then load gives the same table: the same walk from the saved copy.
     func testSaveRoundTrip() throws {
         let path = NSTemporaryDirectory() + "s2emu-cli-save-\(getpid()).elf"
