@@ -75,8 +75,9 @@ struct Walk: ParsableCommand {
         abstract: "Per-level trace of one address: table, index, entry, raw descriptor, fields by name.")
     @OptionGroup var machine: MachineOptions
     @Argument(help: "IPA (hex, decimal, _ separators, K/M/G, or an image symbol).") var ipa: String
+    @Flag(help: "Walk the hyp stage 1 (TCR_EL2/TTBR0_EL2) instead; the address is a hyp VA.") var hyp = false
 
-    func run() throws { try machine.run(Invocation("walk", arguments: [ipa])) }
+    func run() throws { try machine.run(Invocation("walk", arguments: [ipa], flags: hyp ? ["hyp"] : [])) }
 }
 
 struct Translate: ParsableCommand {
@@ -85,8 +86,14 @@ struct Translate: ParsableCommand {
     @OptionGroup var machine: MachineOptions
     @Argument(help: "IPA.") var ipa: String
     @Option(help: "Access: read, write or exec.") var access = "read"
+    @Flag(help: "Translate in the hyp stage 1 (TCR_EL2/TTBR0_EL2); the address is a hyp VA.") var hyp = false
+    @Flag(help: "An EL0 access.") var el0 = false
+    @Flag(help: "An AT instruction (no hardware dirty-state update).") var at = false
 
-    func run() throws { try machine.run(Invocation("translate", arguments: [ipa], options: ["access": access])) }
+    func run() throws {
+        let flags = Set([hyp ? "hyp" : nil, el0 ? "el0" : nil, at ? "at" : nil].compactMap { $0 })
+        try machine.run(Invocation("translate", arguments: [ipa], flags: flags, options: ["access": access]))
+    }
 }
 
 struct Dump: ParsableCommand {
