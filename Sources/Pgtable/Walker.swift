@@ -110,12 +110,14 @@ public struct PgtableRoot: Sendable, Equatable {
         let entries = base.assumingMemoryBound(to: UInt64.self)
         let count = granule.entries
         var idx = Int((state.addr >> UInt64(granule.levelShift(level))) & UInt64(count &- 1))
+        // What one entry of this table maps, computed once for all its entries.
+        let entrySize = granule.levelSize(level)
         var ret: Int32 = 0
         while idx < count {
             if state.addr >= state.end { break }
             ret = try visitEntry(
-                mem: mem, ptep: entries + idx, entryAddress: table + UInt64(idx &* 8), level: level, state: &state,
-                visitor: &visitor)
+                mem: mem, ptep: entries + idx, entryAddress: table + UInt64(idx &* 8), level: level,
+                entrySize: entrySize, state: &state, visitor: &visitor)
             if ret != 0 { break }
             idx &+= 1
         }
@@ -125,8 +127,8 @@ public struct PgtableRoot: Sendable, Equatable {
     /// `__kvm_pgtable_visit`: one entry, its callbacks and, for a table, its subtree.
     @inlinable
     func visitEntry<V: PgtableVisitor>(
-        mem: PhysMem, ptep: UnsafeMutablePointer<UInt64>, entryAddress: PhysAddr, level: Int, state: inout WalkState,
-        visitor: inout V
+        mem: PhysMem, ptep: UnsafeMutablePointer<UInt64>, entryAddress: PhysAddr, level: Int, entrySize: UInt64,
+        state: inout WalkState, visitor: inout V
     ) throws(PgtableError) -> Int32 {
         let flags = state.flags
         var ctx = VisitContext(
@@ -149,8 +151,7 @@ public struct PgtableRoot: Sendable, Equatable {
         }
         if !state.shouldContinue(ret) { return ret }
         if !table {
-            let size = geometry.granule.levelSize(level)
-            state.addr = (state.addr & ~(size &- 1)) &+ size
+            state.addr = (state.addr & ~(entrySize &- 1)) &+ entrySize
             return 0
         }
         let child = PhysAddr(ctx.old.outputAddress(granule: geometry.granule, format: geometry.format))
