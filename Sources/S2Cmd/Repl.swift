@@ -103,7 +103,8 @@ enum Completion {
             if spec.name == "set" { out += Registers.names.map(\.0) }
             if spec.name == "help" { out += CommandRegistry.names }
         }
-        out += (session?.symbols.keys.sorted() ?? [])
+        // Symbols, without the ELF mapping symbols ($x, $d) that only mark code and data.
+        out += (session?.symbols.keys.filter { !$0.hasPrefix("$") }.sorted() ?? [])
         candidates = out
     }
 
