@@ -89,14 +89,18 @@ public final class Fixture: @unchecked Sendable {
     public func checkLookups() throws {
         let r = regime
         for a in addresses {
-            guard case .success = r.translate(a, .read, in: mem) else { throw FixtureError.unmapped(shape, "translate", a) }
+            guard case .success = r.translate(a, .read, in: mem) else {
+                throw FixtureError.unmapped(shape, "translate", a)
+            }
             guard try table.getLeaf(a).pte.isValid else { throw FixtureError.unmapped(shape, "get_leaf", a) }
         }
     }
 
     /// The raw-load floor for this fixture's tables.
     public var floor: Floor {
-        Floor(table: table, host: host, hostBase: Fixture.poolBase, loads: shape.leafLevel - table.geometry.startLevel + 1)
+        Floor(
+            table: table, host: host, hostBase: Fixture.poolBase, loads: shape.leafLevel - table.geometry.startLevel + 1
+        )
     }
 }
 
@@ -119,7 +123,7 @@ public struct Shape: Sendable, CustomStringConvertible {
     public var geometry: Geometry {
         get throws(PgtableError) {
             let (ia, start): (Int, Int)
-        switch (granule, levels) {
+            switch (granule, levels) {
             case (.k4, 4): (ia, start) = (48, 0)
             case (.k4, _): (ia, start) = (40, 1)
             case (.k16, 3): (ia, start) = (47, 1)

@@ -29,7 +29,8 @@ func run(_ workload: String, _ repeats: Int) throws {
         for shape in [
             Shape(.k4, levels: 4), Shape(.k4, levels: 3), Shape(.k16, levels: 3), Shape(.k16, levels: 2),
             Shape(.k64, levels: 3), Shape(.k64, levels: 2), Shape(.k4, levels: 4, blocks: true),
-            Shape(.k4, levels: 3, blocks: true), Shape(.k16, levels: 3, blocks: true), Shape(.k64, levels: 3, blocks: true),
+            Shape(.k4, levels: 3, blocks: true), Shape(.k16, levels: 3, blocks: true),
+            Shape(.k64, levels: 3, blocks: true),
         ] {
             _ = try Fixture.lookups(shape, bytes: gib)
             print("\(shape): ok")
@@ -38,7 +39,9 @@ func run(_ workload: String, _ repeats: Int) throws {
         let fx = try Fixture.lookups(k4, bytes: gib)
         let r = fx.regime
         var acc: UInt64 = 0
-        for _ in 0..<repeats { for a in fx.addresses { acc ^= r.translate(a, .read, in: fx.mem).result?.parAddress ?? 0 } }
+        for _ in 0..<repeats {
+            for a in fx.addresses { acc ^= r.translate(a, .read, in: fx.mem).result?.parAddress ?? 0 }
+        }
         sink(acc)
     case "floor", "get_leaf":
         let fx = try Fixture.mapped(k4, bytes: gib)
@@ -98,9 +101,11 @@ func run(_ workload: String, _ repeats: Int) throws {
     case "equivalence":
         // `repeats` thousand steps on 2 x 256 MiB, 4 guests.
         let ram = [
-            MemoryMap.Region(base: 0x4000_0000, size: 256 << 20), MemoryMap.Region(base: 0x1_0000_0000, size: 256 << 20),
+            MemoryMap.Region(base: 0x4000_0000, size: 256 << 20),
+            MemoryMap.Region(base: 0x1_0000_0000, size: 256 << 20),
         ]
-        let c = try EquivalenceChecker(PKVMConfig(storage: .pte, ram: ram), PKVMConfig(storage: .vmemmap, ram: ram), guests: 4)
+        let c = try EquivalenceChecker(
+            PKVMConfig(storage: .pte, ram: ram), PKVMConfig(storage: .vmemmap, ram: ram), guests: 4)
         var g = c.generator(seed: 2026, hotPages: 4096)
         print(c.run(steps: repeats * 1000, generator: &g))
     default:
