@@ -159,23 +159,25 @@ public final class EquivalenceChecker {
                     detail: "return \(Self.ret(ra)) vs \(Self.ret(rb))")
             )
         }
+        // A page divergence names both return values too: equal here, or (a host fault) both resolved.
+        func returns() -> String { "  return \(Self.ret(ra)) vs \(Self.ret(rb))\n" }
         if let (first, count) = t.physPages {
             var p = first
             while p < first &+ min(count, 16) {
                 if let d = comparePage(p << 12) {
-                    return (ra, Divergence(step: i, transition: t, page: p << 12, detail: d))
+                    return (ra, Divergence(step: i, transition: t, page: p << 12, detail: returns() + d))
                 }
                 p &+= 1
             }
         }
         if let gp = t.guestPage {
             if let d = compareGuestPage(gp.guest, gp.gfn << 12) {
-                return (ra, Divergence(step: i, transition: t, page: gp.gfn << 12, detail: d))
+                return (ra, Divergence(step: i, transition: t, page: gp.gfn << 12, detail: returns() + d))
             }
             if let pa = guestPhys ?? a.guest(gp.guest).flatMap({ a.guestState($0, ipa: gp.gfn << 12).phys }),
                 let d = comparePage(pa)
             {
-                return (ra, Divergence(step: i, transition: t, page: pa, detail: d))
+                return (ra, Divergence(step: i, transition: t, page: pa, detail: returns() + d))
             }
         }
         return (ra, nil)

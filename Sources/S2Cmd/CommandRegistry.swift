@@ -2,7 +2,7 @@
 public enum CommandRegistry {
     public static let all: [CommandSpec] =
         MachineCommands.all + TableCommands.all + InspectCommands.all + TranslateCommands.all + HypCommands.all
-        + ImageCommands.all + SessionCommands.all
+        + PageStateCommands.all + ImageCommands.all + SessionCommands.all
 
     static let byName: [String: CommandSpec] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 

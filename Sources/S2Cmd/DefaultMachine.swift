@@ -31,11 +31,17 @@ public enum DefaultMachine {
     }
 
     /// A session on `image`, or on what `locate` finds, or on the demo machine when there is no image.
+    /// `host`: the image's stage 2 is pKVM's host stage 2 (`load --host`: marker `Host IPA`, the host's
+    /// `KVM_PGTABLE_S2_NOFWB | KVM_PGTABLE_S2_IDMAP`). The bundled image is always opened that way, because
+    /// that is what it holds (`Fixtures/images/default.S`); an image file does not record whose stage 2 it
+    /// is (VMID 0 does not tell: the demo machine and saved sessions use it too).
     /// - Throws: the `load` error if the image cannot be loaded.
-    public static func open(image: String?, style: Style) throws(S2CmdError) -> Session {
+    public static func open(image: String?, style: Style, host: Bool = false) throws(S2CmdError) -> Session {
         let session = Session(style: style)
+        let bundled = image == nil && getenv(environmentVariable) == nil
         if let path = image ?? locate() {
-            _ = try session.execute(Invocation("load", arguments: [path]))
+            let flags: Set<String> = host || bundled ? ["host"] : []
+            _ = try session.execute(Invocation("load", arguments: [path], flags: flags))
         } else {
             _ = try session.execute(Invocation("demo"))
         }

@@ -124,12 +124,42 @@ enum HypCommands {
             }
         }
         lines.append("host_share_guest_count \(m.shareGuestCount(pa >> 12))")
+        let entry = vmemmapEntry(m, pfn: pa >> 12)
+        lines.append(entry.text)
         return CommandOutput(
             text: lines.joined(separator: "\n"),
             json: .object([
                 ("pa", .hex(pa)), ("host", .string(name(m.hostState(pa)))), ("hyp", .string(name(m.hypState(pa)))),
                 ("guests", .array(guests)), ("host_share_guest_count", .number(Int(m.shareGuestCount(pa >> 12)))),
+                ("vmemmap", entry.json),
             ]))
+    }
+
+    /// PFN `pfn`'s `struct hyp_page` in the machine's vmemmap (`hyp_phys_to_page`): its address and each
+    /// field of the layout in use, or why there is none (`hyp_back_vmemmap` backs RAM only).
+    static func vmemmapEntry(_ m: PKVMMachine, pfn: UInt64) -> (text: String, json: JSON) {
+        let v = m.vmemmap
+        guard let at = v.entryAddress(pfn) else {
+            return ("vmemmap: no struct hyp_page (not memory)", .null)
+        }
+        var fields: [(String, String)] = [
+            ("refcount", String(v.refcount(pfn))),
+            ("order", v.order(pfn) == v.layout.noOrder ? "HYP_NO_ORDER" : String(v.order(pfn))),
+        ]
+        if let hs = v.hostState(pfn) {
+            let st = m.layout.state(ofValue: UInt64(hs)).map(\.description) ?? "reserved encoding"
+            fields.append(("host_state", "\(Format.hex(UInt64(hs))) (\(st))"))
+        }
+        if let c = v.shareGuestCount(pfn) { fields.append(("host_share_guest_count", String(c))) }
+        let text =
+            "vmemmap \(Format.hex(at.rawValue)): struct hyp_page \(v.layout.name) { "
+            + fields.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + " }"
+        return (
+            text,
+            .object(
+                [("pa", .hex(at.rawValue)), ("layout", .string(v.layout.name))]
+                    + fields.map { ($0.0, .string($0.1)) })
+        )
     }
 
     /// The guest pages of `g` that map `pa` (valid leaves, found by a leaf walk of its stage 2).

@@ -29,6 +29,11 @@ struct MachineOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 
+    @Flag(
+        name: .long,
+        help: "The image holds pKVM's host stage 2 ('load --host'; always so for the bundled default image).")
+    var host = false
+
     /// Opens the session, printing the error and exiting 1 if the image cannot be loaded.
     func session() throws -> Session {
         do {
@@ -37,7 +42,7 @@ struct MachineOptions: ParsableArguments {
                 _ = try s.execute(Invocation("demo"))
                 return s
             }
-            return try DefaultMachine.open(image: image, style: Style.forDescriptor(1))
+            return try DefaultMachine.open(image: image, style: Style.forDescriptor(1), host: host)
         } catch {
             ErrorStream.print("error: \(error)")
             throw ExitCode(1)
@@ -167,11 +172,19 @@ struct Equiv: ParsableCommand {
     @Option(help: "Guests per machine.") var guests = "2"
     @Option(help: "State layout of the vmemmap machine (v6.14, or planted-borrowed-bug to see a divergence).")
     var layout: String?
+    @Option(help: "RAM of both machines as base:size[,base:size...] (default 0x40000000:1G).") var ram: String?
+    @Flag(help: "Keep the host's MMIO state in its PTEs on the vmemmap machine (the model's device sharing).")
+    var deviceSharing = false
 
     func run() throws {
         var options = ["steps": steps, "seed": seed, "guests": guests]
         if let layout { options["layout"] = layout }
-        try PKVMScript.run(Invocation("equiv", arguments: script.map { [$0] } ?? [], options: options), json: json)
+        if let ram { options["ram"] = ram }
+        try PKVMScript.run(
+            Invocation(
+                "equiv", arguments: script.map { [$0] } ?? [], flags: deviceSharing ? ["device-sharing"] : [],
+                options: options),
+            json: json)
     }
 }
 
@@ -179,15 +192,32 @@ struct Equiv: ParsableCommand {
 struct PKVMOptions: ParsableArguments {
     @Option(help: "Host-state storage: pte or vmemmap.") var storage = "pte"
     @Option(help: "Guests.") var guests = "2"
+    @Option(help: "RAM as base:size[,base:size...] (default 0x40000000:1G).") var ram: String?
+    @Option(help: "State layout (v6.13, v6.14, planted-borrowed-bug; default: the storage's version).")
+    var layout: String?
+    @Flag(help: "Keep the host's MMIO state in its PTEs (the model's device sharing).") var deviceSharing = false
     @Argument(help: "Script of commands to run on the machine first (host_share_hyp ..., host_share_guest ...).")
     var script: String?
+
+    /// The `pkvm` line these options give, as `pkvm` in a script would be written.
+    var pkvmLine: String {
+        var line = "pkvm storage=\(storage) guests=\(guests)"
+        if let ram { line += " ram=\(ram)" }
+        if let layout { line += " layout=\(layout)" }
+        if deviceSharing { line += " --device-sharing" }
+        return line
+    }
 
     /// The session after `pkvm` and the script; exits 1 if either fails.
     func session() throws -> Session {
         let s = Session(style: Style.forDescriptor(1))
-        var lines = ["pkvm storage=\(storage) guests=\(guests)"]
+        do { _ = try s.execute(line: pkvmLine) } catch {
+            ErrorStream.print("error: \(error)")
+            throw ExitCode(1)
+        }
+        var lines: [String] = []
         if let script {
-            do { lines += try ScriptRunner.readLines(script) } catch {
+            do { lines = try ScriptRunner.readLines(script) } catch {
                 ErrorStream.print("error: \(error)")
                 throw ExitCode(1)
             }

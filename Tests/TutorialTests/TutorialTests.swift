@@ -96,7 +96,8 @@ final class TutorialTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(steps.count, 12)
         for needed in ["s2emu dump --wide", "s2emu run examples/pte.s2", "s2emu run examples/migrate.s2",
                        "s2emu run examples/pictures.s2", "s2emu equiv --steps 1000 --layout planted-borrowed-bug",
-                       "s2emu run examples/mkstate.s2", "s2emu run examples/mmio.s2"] {
+                       "s2emu run examples/states.s2", "s2emu run examples/mkstate.s2", "s2emu run examples/mmio.s2",
+                       "s2emu migrate --ram 0x4000_0000:8M examples/transitions.s2"] {
             XCTAssertTrue(steps.contains { $0.command == needed }, "the tutorial no longer runs '\(needed)'")
         }
         let committed = try Self.pictures.map {
