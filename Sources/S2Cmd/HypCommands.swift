@@ -142,23 +142,23 @@ enum HypCommands {
         guard let at = v.entryAddress(pfn) else {
             return ("vmemmap: no struct hyp_page (not memory)", .null)
         }
-        var fields: [(String, String)] = [
-            ("refcount", String(v.refcount(pfn))),
-            ("order", v.order(pfn) == v.layout.noOrder ? "HYP_NO_ORDER" : String(v.order(pfn))),
+        let order = v.order(pfn)
+        var fields: [(String, String, JSON)] = [
+            ("refcount", String(v.refcount(pfn)), .number(Int(v.refcount(pfn)))),
+            ("order", order == v.layout.noOrder ? "HYP_NO_ORDER" : String(order), .number(Int(order))),
         ]
         if let hs = v.hostState(pfn) {
             let st = m.layout.state(ofValue: UInt64(hs)).map(\.description) ?? "reserved encoding"
-            fields.append(("host_state", "\(Format.hex(UInt64(hs))) (\(st))"))
+            fields.append(("host_state", "\(Format.hex(UInt64(hs))) (\(st))", .number(Int(hs))))
         }
-        if let c = v.shareGuestCount(pfn) { fields.append(("host_share_guest_count", String(c))) }
+        if let c = v.shareGuestCount(pfn) { fields.append(("host_share_guest_count", String(c), .number(Int(c)))) }
         let text =
             "vmemmap \(Format.hex(at.rawValue)): struct hyp_page \(v.layout.name) { "
             + fields.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + " }"
         return (
             text,
             .object(
-                [("pa", .hex(at.rawValue)), ("layout", .string(v.layout.name))]
-                    + fields.map { ($0.0, .string($0.1)) })
+                [("pa", .hex(at.rawValue)), ("layout", .string(v.layout.name))] + fields.map { ($0.0, $0.2) })
         )
     }
 

@@ -97,6 +97,11 @@ final class PageStateCommandTests: XCTestCase {
             page.hasSuffix(
                 "vmemmap 0x405c8800: struct hyp_page v6.14 { refcount 0, order 0, host_state 0x1 (SHARED_OWNED), "
                     + "host_share_guest_count 0 }"), page)
+        let json = try s.execute(line: "page 0x4010_0000 --json")?.json.serialized() ?? ""
+        XCTAssertTrue(
+            json.hasSuffix(
+                "\"vmemmap\":{\"pa\":\"0x405c8800\",\"layout\":\"v6.14\",\"refcount\":0,\"order\":0,\"host_state\":1,"
+                    + "\"host_share_guest_count\":0}}"), json)
         let mmio = try s.execute(line: "page 0x0900_0000")?.text ?? ""
         XCTAssertTrue(mmio.hasSuffix("vmemmap: no struct hyp_page (not memory)"), mmio)
         _ = try s.execute(line: "pkvm storage=pte ram=0x4000_0000:8M")
