@@ -33,24 +33,31 @@ extension TranslationRegime {
         // AArch64.S2TxSZFaults, AArch64.S2InvalidSL, AArch64.S2InconsistentSL: Translation fault, level 0.
         guard let g = geometry else { return fault(.translation, 0) }
         let granule = g.granule
-        let iaMask: UInt64 = g.iaBits >= 64 ? ~0 : (1 << UInt64(g.iaBits)) - 1
+        let k = walkConstants
         // AArch64.IPAIsOutOfRange (stage 2) / AArch64.VAIsOutOfRange (EL2 stage 1, TBI ignores bits 63:56).
-        let checked: UInt64 = !s2 && topByteIgnored ? BitField(55, 0).mask : ~0
-        if ia & checked & ~iaMask != 0 { return fault(.translation, 0) }
+        if ia & k.outOfRangeMask != 0 { return fault(.translation, 0) }
         // AArch64.S2SLTTEntryAddress: the root index takes every bit above the levels below it, which
         // selects among concatenated root tables.
         var level = g.startLevel
-        var descAddress = tableBase | ((ia & iaMask) >> UInt64(granule.levelShift(level))) << 3
+        // The index shift of `level` (`granule.levelShift(level)`), stepped down per level.
+        var shift = k.startShift
+        var descAddress = tableBase | ((ia & k.iaMask) &>> shift) &<< 3
         // Detect Address Size Fault by TTB.
-        if outputAddressOutOfRange(descAddress) { return fault(.addressSize, 0) }
+        if descAddress & k.outputSizeMask != 0 { return fault(.addressSize, 0) }
         var apTableReadOnly = false
         var xnTable = false
         var raw: UInt64
+        let lastLevel = Granule.lastLevel
         while true {
             // FetchDescriptor: a read outside memory is a synchronous external abort on the walk.
             do { raw = try mem.read64(PhysAddr(descAddress)) } catch { return fault(.syncExternalOnWalk, level) }
             let d = Descriptor(raw)
-            let type = DescriptorType.decode(d, level: level, granule: granule, ds: ds, paMax: features.paMax)
+            // A table descriptor (bits[1:0] = 0b11 above the last level) is the common case of
+            // `AArch64.DecodeDescriptorType`; every other descriptor takes the full decode.
+            let type =
+                raw & 3 == 3 && level < lastLevel
+                ? DescriptorType.table
+                : DescriptorType.decode(d, level: level, granule: granule, ds: ds, paMax: features.paMax)
             recorder.record(
                 WalkStep(
                     level: level, tableAddress: PhysAddr(descAddress & ~(granule.size - 1)),
@@ -61,34 +68,37 @@ extension TranslationRegime {
                 return fault(.translation, level)
             case .table:
                 // AArch64.S2NextWalkStateTable / AArch64.NextTableBase, then AArch64.TTEntryAddress.
-                let next = format.address(of: raw, shift: granule.shift)
+                let next = k.pa48TableMask != 0 ? raw & k.pa48TableMask : format.address(of: raw, shift: granule.shift)
                 if !s2 && !hierarchicalPermissionsDisabled {
                     // AArch64.S1ApplyTablePerms for a regime without EL0: APTable[1], XNTable.
                     apTableReadOnly = apTableReadOnly || raw >> 62 & 1 == 1
                     xnTable = xnTable || raw >> 60 & 1 == 1
                 }
-                let index = (ia >> UInt64(granule.levelShift(level + 1))) & UInt64(granule.entries - 1)
-                descAddress = next | index << 3
+                shift &-= k.stride
+                descAddress = next | ((ia &>> shift) & k.indexMask) &<< 3
                 // Detect Address Size Fault by table descriptor (reported at the table descriptor's level).
-                if outputAddressOutOfRange(descAddress) { return fault(.addressSize, level) }
-                level += 1
+                if descAddress & k.outputSizeMask != 0 { return fault(.addressSize, level) }
+                level &+= 1
                 continue
             case .leaf:
                 break
             }
             break
         }
-        // AArch64.S2NextWalkStateLeaf / AArch64.LeafBase, StageOA.
-        let blockShift = granule.levelShift(level)
-        let blockSize: UInt64 = 1 << UInt64(blockShift)
-        let leafBase = format.address(of: raw, shift: blockShift)
+        // AArch64.S2NextWalkStateLeaf / AArch64.LeafBase, StageOA. With the 48-bit format the leaf's base is
+        // the table mask without the bits below the block (a leaf's shift is at least the granule's).
+        let blockShift = Int(truncatingIfNeeded: shift)
+        let blockSize: UInt64 = 1 &<< shift
+        let leafBase =
+            k.pa48TableMask != 0
+            ? raw & k.pa48TableMask & ~(blockSize &- 1) : format.address(of: raw, shift: blockShift)
         let contiguous = raw >> 52 & 1 == 1 && Self.contiguousBitUsed(granule: granule, level: level)
         if contiguous && features.faultOnMisprogrammedContiguous
             && g.iaBits < blockShift + Self.contiguousEntriesLog2(granule: granule, level: level)
         {
             return fault(.translation, level)
         }
-        if outputAddressOutOfRange(leafBase) { return fault(.addressSize, level) }
+        if leafBase & k.outputSizeMask != 0 { return fault(.addressSize, level) }
         let af = raw >> 10 & 1 == 1
         if !af && !ha { return fault(.accessFlag, level) }
         let dbm = raw >> 51 & 1 == 1

@@ -23,12 +23,14 @@ public struct TranslationAccess: Sendable, Equatable, CustomStringConvertible {
         self.addressTranslation = addressTranslation
     }
 
+    // Computed rather than `static let`: another module reaches a `static let` through its lazy-initialising
+    // addressor, a call on every use.
     /// A data read from EL1.
-    public static let read = TranslationAccess(.read)
+    @inlinable public static var read: TranslationAccess { TranslationAccess(.read) }
     /// A data write from EL1.
-    public static let write = TranslationAccess(.write)
+    @inlinable public static var write: TranslationAccess { TranslationAccess(.write) }
     /// An instruction fetch from EL1.
-    public static let execute = TranslationAccess(.execute)
+    @inlinable public static var execute: TranslationAccess { TranslationAccess(.execute) }
 
     /// `AT S12E1R` / `AT S12E1W` (or `AT S1E2R` / `AT S1E2W` for the hyp stage 1).
     @inlinable

@@ -45,6 +45,8 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
     public let hierarchicalPermissionsDisabled: Bool
     /// TCR_EL2.TBI: the top byte of the VA is ignored (stage 1 only).
     public let topByteIgnored: Bool
+    /// Shifts and masks the walk derives from the fields above, computed once here.
+    @usableFromInline let walkConstants: WalkConstants
 
     /// The stage-2 regime VTCR_EL2 and VTTBR_EL2 select (`AArch64.NSS2TTWParams`,
     /// `AArch64.S2InitialTTWState`).
@@ -177,6 +179,8 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
         }
         base &= ~((1 << UInt64(max(tsize, 0))) &- 1)
         self.tableBase = base
+        self.walkConstants = WalkConstants(
+            geometry: geometry, format: format, oaBits: oaBits, topByteIgnored: tbi, stage1: stage == .hypStage1)
     }
 
     /// `AArch64.PhysicalAddressSize(PS)`: PS (0b111 is 56 bits) bounded by PAMax, and by 48 bits without
@@ -194,7 +198,7 @@ public struct TranslationRegime: Sendable, Equatable, CustomStringConvertible {
     /// Whether `address` has bits set at or above the output size (`AArch64.OAOutOfRange`).
     @inlinable
     public func outputAddressOutOfRange(_ address: UInt64) -> Bool {
-        oaBits < 64 && address >> UInt64(oaBits) != 0
+        address & walkConstants.outputSizeMask != 0
     }
 
     public var description: String {
