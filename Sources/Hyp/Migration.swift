@@ -44,6 +44,49 @@ struct ClearStateBitsVisitor: PgtableVisitor {
     }
 }
 
+/// Carries the host state of one RAM region's pages into the vmemmap from a single LEAF walk over the region:
+/// each leaf's state is `host_get_page_state` of its entry (the same for all pages it maps inside one region,
+/// whose `MEMBLOCK_NOMAP` is the same throughout), written as the new layout's value to the whole run of pages.
+struct HostStateCarryVisitor: PgtableVisitor {
+    let layout: PageStateLayout
+    let newLayout: PageStateLayout
+    let map: MemoryMap
+    let vmemmap: Vmemmap
+    let granule: Granule
+    /// The region, `[start, end)`.
+    let start: UInt64
+    let end: UInt64
+    /// Pages per state.
+    var counts: (owned: Int, sharedOwned: Int, sharedBorrowed: Int, noPage: Int) = (0, 0, 0, 0)
+    /// Pages with the reserved state encoding, lowest first.
+    var reserved: [UInt64] = []
+
+    mutating func visit(_ ctx: VisitContext, _ kind: WalkFlags) -> Int32 {
+        let size = granule.levelSize(ctx.level)
+        let lo = max(ctx.addr, start)
+        let hi = min((ctx.addr & ~(size &- 1)) &+ size, end)
+        guard lo < hi else { return 0 }
+        let pages = Int(truncatingIfNeeded: (hi &- lo) >> 12)
+        guard let s = StateCheckVisitor.state(.host, layout, map, ctx.old, lo) else {
+            var a = lo
+            while a < hi {
+                reserved.append(a)
+                a &+= 0x1000
+            }
+            return 0
+        }
+        switch s {
+        case .owned: counts.owned += pages
+        case .sharedOwned: counts.sharedOwned += pages
+        case .sharedBorrowed: counts.sharedBorrowed += pages
+        case .noPage: counts.noPage += pages
+        }
+        let v = UInt8(truncatingIfNeeded: newLayout.value(of: s))
+        if v != 0 { vmemmap.setHostState((lo >> 12)..<(hi >> 12), v) }
+        return 0
+    }
+}
+
 extension PKVMMachine {
     /// Converts a live `pte` machine to `vmemmap` storage in place: each RAM page's host state is read from
     /// the host stage-2 (software bits, owner annotations: `host_get_page_state`), the vmemmap is rewritten
@@ -58,23 +101,36 @@ extension PKVMMachine {
     public func migrateToVmemmap(layout newLayout: PageStateLayout = .v614) throws(HypError) -> MigrationReport {
         guard storage == .pte else { throw .invalidConfig("migration needs a machine with pte storage") }
         var report = MigrationReport()
-        var states: [UInt64: UInt8] = [:]
+        let counts = pteShareCounts
+        vmemmap.relayout(to: .v614)
+        for (pfn, c) in counts { vmemmap.setShareGuestCount(pfn, c) }
         for range in vmemmap.pfnRanges {
+            var carry = HostStateCarryVisitor(
+                layout: layout, newLayout: newLayout, map: memoryMap, vmemmap: vmemmap, granule: host.geometry.granule,
+                start: range.lowerBound << 12, end: range.upperBound << 12)
+            if (try? host.walk(carry.start, size: carry.end - carry.start, flags: .leaf, visitor: &carry)) != nil {
+                let c = carry.counts
+                for (s, n) in [(PageState.owned, c.owned), (.sharedOwned, c.sharedOwned),
+                    (.sharedBorrowed, c.sharedBorrowed), (.noPage, c.noPage)] where n > 0
+                {
+                    report.carried[s, default: 0] += n
+                }
+                for a in carry.reserved {
+                    report.uncarried.append(.init(phys: a, reason: "reserved state encoding (SW0|SW1)"))
+                }
+                continue
+            }
+            // The walk stopped at a table outside memory: page by page, as `host_get_page_state` after a
+            // failed `kvm_pgtable_get_leaf` (NOPAGE).
             for pfn in range {
-                let s = hostState(pfn << 12)
-                guard let s else {
+                guard let s = hostState(pfn << 12) else {
                     report.uncarried.append(.init(phys: pfn << 12, reason: "reserved state encoding (SW0|SW1)"))
                     continue
                 }
                 report.carried[s, default: 0] += 1
                 let v = UInt8(truncatingIfNeeded: newLayout.value(of: s))
-                if v != 0 { states[pfn] = v }
+                if v != 0 { vmemmap.setHostState(pfn, v) }
             }
-        }
-        let counts = pteShareCounts
-        vmemmap.relayout(to: .v614) { pfn in
-            if let v = states[pfn] { self.vmemmap.setHostState(pfn, v) }
-            if let c = counts[pfn] { self.vmemmap.setShareGuestCount(pfn, c) }
         }
         var v = ClearStateBitsVisitor(map: memoryMap, keepMMIO: config.deviceSharing)
         do {

@@ -115,6 +115,24 @@ public final class Vmemmap: @unchecked Sendable {
         (e + HypPageLayout.hostStateOffset).storeBytes(of: v, as: UInt8.self)
     }
 
+    /// Sets `hyp_page::host_state` of every PFN of `pfns` that has an entry: one span lookup per run of
+    /// pages, for the migration's whole-leaf runs.
+    @inlinable
+    public func setHostState(_ pfns: Range<UInt64>, _ v: UInt8) {
+        guard layout.hasHostState else { return }
+        let size = entrySize
+        for s in spans {
+            let lo = max(pfns.lowerBound, s.startPFN)
+            let hi = min(pfns.upperBound, s.endPFN)
+            guard lo < hi else { continue }
+            var e = s.host + Int(lo - s.startPFN) * size + HypPageLayout.hostStateOffset
+            for _ in lo..<hi {
+                e.storeBytes(of: v, as: UInt8.self)
+                e += size
+            }
+        }
+    }
+
     /// `hyp_page::host_share_guest_count`; nil if the layout has no such field or `pfn` is not memory.
     @inlinable
     public func shareGuestCount(_ pfn: UInt64) -> UInt32? {
@@ -138,32 +156,39 @@ public final class Vmemmap: @unchecked Sendable {
     public var pfnRanges: [Range<UInt64>] { spans.map { $0.startPFN..<$0.endPFN } }
 
     /// Rewrites every entry into `newLayout` in place, keeping refcount and order (`HYP_NO_ORDER` stays
-    /// `HYP_NO_ORDER`); new fields start at zero, then `fill(pfn)` may set them. Entries are moved from the
-    /// highest PFN down so a larger layout never overwrites an entry not yet read.
-    public func relayout(to newLayout: HypPageLayout, fill: (UInt64) -> Void) {
+    /// `HYP_NO_ORDER`); new fields start at zero. Entries are moved from the highest PFN down so a larger
+    /// layout never overwrites an entry not yet read.
+    public func relayout(to newLayout: HypPageLayout) {
         let old = layout
         for s in spans {
             let n = Int(s.endPFN - s.startPFN)
-            let order: (Int) -> (UInt16, UInt16) = { i in
+            func move(_ i: Int) {
                 let e = s.host + i * old.size
                 let rc = UInt16(littleEndian: e.loadUnaligned(as: UInt16.self))
-                let o: UInt16 =
+                var o: UInt16 =
                     old.orderBytes == 2
                     ? UInt16(littleEndian: (e + 2).loadUnaligned(as: UInt16.self))
                     : UInt16((e + 2).load(as: UInt8.self))
-                return (rc, o == old.noOrder ? newLayout.noOrder : o)
-            }
-            let indices: [Int] = newLayout.size >= old.size ? Array((0..<n).reversed()) : Array(0..<n)
-            for i in indices {
-                let (rc, o) = order(i)
-                let e = s.host + i * newLayout.size
-                e.initializeMemory(as: UInt8.self, repeating: 0, count: newLayout.size)
-                e.storeBytes(of: rc.littleEndian, as: UInt16.self)
-                if newLayout.orderBytes == 2 {
-                    (e + 2).storeBytes(of: o.littleEndian, as: UInt16.self)
-                } else {
-                    (e + 2).storeBytes(of: UInt8(truncatingIfNeeded: o), as: UInt8.self)
+                if o == old.noOrder { o = newLayout.noOrder }
+                let d = s.host + i * newLayout.size
+                // refcount at 0, order at 2 (1 or 2 bytes), zeros after it: one little-endian word.
+                let word = UInt64(rc) | UInt64(newLayout.orderBytes == 2 ? o : o & 0xff) << 16
+                switch newLayout.size {
+                case 8: d.storeBytes(of: word.littleEndian, as: UInt64.self)
+                case 4: d.storeBytes(of: UInt32(truncatingIfNeeded: word).littleEndian, as: UInt32.self)
+                default:
+                    d.initializeMemory(as: UInt8.self, repeating: 0, count: newLayout.size)
+                    d.storeBytes(of: UInt32(truncatingIfNeeded: word).littleEndian, as: UInt32.self)
                 }
+            }
+            if newLayout.size >= old.size {
+                var i = n
+                while i > 0 {
+                    i -= 1
+                    move(i)
+                }
+            } else {
+                for i in 0..<n { move(i) }
             }
             if newLayout.size < old.size {
                 let tail = s.host + n * newLayout.size
@@ -172,6 +197,5 @@ public final class Vmemmap: @unchecked Sendable {
         }
         layout = newLayout
         entrySize = newLayout.size
-        for s in spans { for p in s.startPFN..<s.endPFN { fill(p) } }
     }
 }
