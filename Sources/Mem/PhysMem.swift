@@ -114,7 +114,8 @@ public final class PhysMem: @unchecked Sendable {
         while i < slotCount {
             let s = slots[i]
             let off = a &- s.base
-            if off < s.size && size <= s.size &- off { return s.host + Int(off) }
+            // off < s.size <= Int.max (`addRegion` checks the size), so the conversion cannot trap.
+            if off < s.size && size <= s.size &- off { return s.host + Int(bitPattern: UInt(off)) }
             i &+= 1
         }
         return nil

@@ -10,29 +10,61 @@ extension PgtableRoot {
     /// - Throws: `outOfRange` (`-ERANGE`) beyond `BIT(ia_bits)`; `unbackedTable` for a table outside memory.
     @inlinable
     public func leaf(mem: PhysMem, addr: UInt64) throws(PgtableError) -> (pte: Descriptor, level: Int) {
-        let g = geometry.granule
-        let page = g.size
+        let k = descent
+        let page = k.pageSize
         let start = addr & ~(page &- 1)
-        guard start &+ page <= geometry.inputSize else {
-            throw .outOfRange(start: start, end: start &+ page, limit: geometry.inputSize)
+        guard start &+ page <= k.inputSize else {
+            throw .outOfRange(start: start, end: start &+ page, limit: k.inputSize)
         }
-        var table = root + geometry.rootIndex(start) &* page
+        // `kvm_pgd_page_idx`: start < BIT(ia_bits) here, so the index needs no input mask.
+        var table = root + (start &>> k.rootIndexShift) &* page
         var level = geometry.startLevel
-        let mask = UInt64(truncatingIfNeeded: g.entries &- 1)
         // The index shift of `level`, stepped down per level rather than recomputed (levelShift < 64).
-        var shift = UInt64(truncatingIfNeeded: g.levelShift(level))
-        let stride = UInt64(truncatingIfNeeded: g.bitsPerLevel)
-        let format = geometry.format
+        var shift = k.startShift
         while true {
-            let index = (start &>> shift) & mask
+            let index = (start &>> shift) & k.indexMask
             let p: UnsafeMutableRawPointer
             do { p = try mem.pointer(table, size: page) } catch { throw .unbackedTable(error) }
             let d = Descriptor(
                 UInt64(littleEndian: p.load(fromByteOffset: Int(truncatingIfNeeded: index &* 8), as: UInt64.self)))
             guard d.isTable(at: level) else { return (d, level) }
-            table = PhysAddr(d.outputAddress(granule: g, format: format))
+            table = PhysAddr(k.tableAddress.address(of: d.rawValue))
             level &+= 1
-            shift &-= stride
+            shift &-= k.stride
         }
+    }
+}
+
+/// What `PgtableRoot.leaf` derives from the geometry, computed once per table: the kernel has these as
+/// compile-time constants or fields of `struct kvm_pgtable`, and recomputing them (with overflow checks)
+/// cost more than the descent's loads.
+@usableFromInline
+struct LeafDescent: Sendable, Equatable {
+    /// `PAGE_SIZE`.
+    @usableFromInline let pageSize: UInt64
+    /// `BIT(ia_bits)`.
+    @usableFromInline let inputSize: UInt64
+    /// The shift of `kvm_pgd_page_idx` (`kvm_granule_shift(start_level - 1)`); 63 where that is 64 or more,
+    /// which gives the same 0 for an address below `BIT(ia_bits)` (at most `BIT(52)`).
+    @usableFromInline let rootIndexShift: UInt64
+    /// Index shift of the start level (`kvm_granule_shift(start_level)`).
+    @usableFromInline let startShift: UInt64
+    /// Address bits resolved per level (`PAGE_SHIFT - 3`).
+    @usableFromInline let stride: UInt64
+    /// `PTRS_PER_PTE - 1`.
+    @usableFromInline let indexMask: UInt64
+    /// A table descriptor's address (`kvm_pte_to_phys` in the geometry's format).
+    @usableFromInline let tableAddress: DescriptorAddressMasks
+
+    @usableFromInline
+    init(_ geometry: Geometry) {
+        let g = geometry.granule
+        pageSize = g.size
+        inputSize = geometry.inputSize
+        rootIndexShift = UInt64(min(g.levelShift(geometry.startLevel - 1), 63))
+        startShift = UInt64(g.levelShift(geometry.startLevel))
+        stride = UInt64(g.bitsPerLevel)
+        indexMask = UInt64(g.entries - 1)
+        tableAddress = DescriptorAddressMasks(format: geometry.format, shift: g.shift)
     }
 }

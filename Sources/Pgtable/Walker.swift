@@ -63,11 +63,14 @@ public struct PgtableRoot: Sendable, Equatable {
     public let root: PhysAddr
     /// Granule, input size, start level and descriptor format.
     public let geometry: Geometry
+    /// What `leaf(mem:addr:)` derives from `geometry`, computed once here.
+    @usableFromInline let descent: LeafDescent
 
     @inlinable
     public init(root: PhysAddr, geometry: Geometry) {
         self.root = root
         self.geometry = geometry
+        self.descent = LeafDescent(geometry)
     }
 
     /// Walks `[addr, addr+size)` calling `visitor` as `kvm_pgtable_walk` does: depth first, in address

@@ -68,7 +68,7 @@ extension TranslationRegime {
                 return fault(.translation, level)
             case .table:
                 // AArch64.S2NextWalkStateTable / AArch64.NextTableBase, then AArch64.TTEntryAddress.
-                let next = k.pa48TableMask != 0 ? raw & k.pa48TableMask : format.address(of: raw, shift: granule.shift)
+                let next = k.tableAddress.address(of: raw)
                 if !s2 && !hierarchicalPermissionsDisabled {
                     // AArch64.S1ApplyTablePerms for a regime without EL0: APTable[1], XNTable.
                     apTableReadOnly = apTableReadOnly || raw >> 62 & 1 == 1
@@ -85,13 +85,12 @@ extension TranslationRegime {
             }
             break
         }
-        // AArch64.S2NextWalkStateLeaf / AArch64.LeafBase, StageOA. With the 48-bit format the leaf's base is
-        // the table mask without the bits below the block (a leaf's shift is at least the granule's).
+        // AArch64.S2NextWalkStateLeaf / AArch64.LeafBase, StageOA: `format.address(of: raw, shift: blockShift)`,
+        // which is the table address without the bits below the block (every block shift is below the bits
+        // the formats move up, OA[51:48]).
         let blockShift = Int(truncatingIfNeeded: shift)
         let blockSize: UInt64 = 1 &<< shift
-        let leafBase =
-            k.pa48TableMask != 0
-            ? raw & k.pa48TableMask & ~(blockSize &- 1) : format.address(of: raw, shift: blockShift)
+        let leafBase = k.tableAddress.address(of: raw) & ~(blockSize &- 1)
         let contiguous = raw >> 52 & 1 == 1 && Self.contiguousBitUsed(granule: granule, level: level)
         if contiguous && features.faultOnMisprogrammedContiguous
             && g.iaBits < blockShift + Self.contiguousEntriesLog2(granule: granule, level: level)

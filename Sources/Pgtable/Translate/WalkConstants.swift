@@ -18,10 +18,8 @@ struct WalkConstants: Sendable, Equatable {
     /// Address bits at or above the output size (`AArch64.OAOutOfRange`): any of them set is an address
     /// size fault; 0 when the output size is 64 bits.
     @usableFromInline let outputSizeMask: UInt64
-    /// For the 48-bit format, the descriptor bits holding a next-level table's address
-    /// (`format.address(of: ~0, shift: granule.shift)`, which is the whole of `address(of:shift:)` for that
-    /// format); 0 for the other formats, which take `OutputAddressFormat.address(of:shift:)`.
-    @usableFromInline let pa48TableMask: UInt64
+    /// A table descriptor's address (`AArch64.NextTableBase`: `format.address(of:shift: granule.shift)`).
+    @usableFromInline let tableAddress: DescriptorAddressMasks
 
     /// The constants of a regime with `geometry` (nil: no valid regime, every walk faults before using them).
     init(geometry: Geometry?, format: OutputAddressFormat, oaBits: Int, topByteIgnored: Bool, stage1: Bool) {
@@ -32,7 +30,7 @@ struct WalkConstants: Sendable, Equatable {
             iaMask = 0
             outOfRangeMask = 0
             outputSizeMask = oaBits < 64 ? ~0 << UInt64(oaBits) : 0
-            pa48TableMask = 0
+            tableAddress = DescriptorAddressMasks(format: format, shift: Granule.k4.shift)
             return
         }
         startShift = UInt64(g.granule.levelShift(g.startLevel))
@@ -42,6 +40,6 @@ struct WalkConstants: Sendable, Equatable {
         let checked: UInt64 = stage1 && topByteIgnored ? BitField(55, 0).mask : ~0
         outOfRangeMask = checked & ~iaMask
         outputSizeMask = oaBits < 64 ? ~0 << UInt64(oaBits) : 0
-        pa48TableMask = format == .pa48 ? format.address(of: ~0, shift: g.granule.shift) : 0
+        tableAddress = DescriptorAddressMasks(format: format, shift: g.granule.shift)
     }
 }
