@@ -324,6 +324,60 @@ public final class EquivalenceChecker {
         return m.layout.state(ofValue: UInt64(v))
     }
 
+    /// What the full check reads of one machine for every page, read out of the machine once per check:
+    /// each read of a class's `var` is a dynamic exclusivity check, which cost more than the comparison.
+    struct Side {
+        let storage: HostStateStorage
+        let layout: PageStateLayout
+        let map: MemoryMap
+        let deviceSharing: Bool
+        let vmemmap: Vmemmap
+        let pteShareCounts: [UInt64: UInt32]
+        let ffaShared: [UInt64: Int]
+
+        init(_ m: PKVMMachine) {
+            storage = m.storage
+            layout = m.layout
+            map = m.memoryMap
+            deviceSharing = m.config.deviceSharing
+            vmemmap = m.vmemmap
+            pteShareCounts = m.pteShareCounts
+            ffaShared = m.ffaShared
+        }
+
+        /// `PKVMMachine.hostStateInPTE`.
+        func hostStateInPTE(_ p: UInt64) -> Bool { storage == .pte || (deviceSharing && !map.isMemory(p)) }
+
+        /// The host state of page `p` given its collected leaf (`EquivalenceChecker.hostState`).
+        func hostState(_ raw: UInt64, _ p: UInt64) -> PageState? {
+            if hostStateInPTE(p) {
+                return StateCheckVisitor.state(storage == .pte ? .host : .hostDevice, layout, map, Descriptor(raw), p)
+            }
+            guard let v = vmemmap.hostState(p >> 12) else { return .noPage }
+            return layout.state(ofValue: UInt64(v))
+        }
+
+        /// `PKVMMachine.shareGuestCount`; `listed`: whether `pfn` is a key of `pteShareCounts`.
+        func shareGuestCount(_ pfn: UInt64, listed: Bool) -> UInt32 {
+            if storage == .vmemmap { return vmemmap.shareGuestCount(pfn) ?? 0 }
+            return listed ? pteShareCounts[pfn] ?? 0 : 0
+        }
+    }
+
+    /// The keys of a dictionary in ascending order, asked about in ascending order (the full check's page
+    /// order): membership without hashing each page.
+    struct AscendingKeys {
+        let keys: [UInt64]
+        var next = 0
+
+        init(_ keys: some Sequence<UInt64>) { self.keys = keys.sorted() }
+
+        mutating func contains(_ k: UInt64) -> Bool {
+            while next < keys.count && keys[next] < k { next += 1 }
+            return next < keys.count && keys[next] == k
+        }
+    }
+
     /// Everything, region by region in chunks of 512 pages: each page's host state, effective host mapping,
     /// hyp leaf and guest-share count (pages that are not pristine also through `comparePage` and the
     /// invariants); the vmemmap refcount/order outside the host stage-2 pool; the hyp pool's bytes and all RAM
@@ -341,9 +395,15 @@ public final class EquivalenceChecker {
         let poolEnd = a.hostPool.rangeEnd.rawValue >> 12
         let (ta, ia) = a.guestBorrowCounts()
         let (tb, ib) = b.guestBorrowCounts()
+        let checkInvariants = checkInvariants
         if checkInvariants, let v = ia ?? ib {
             return Divergence(step: step, transition: transition, page: v.phys, detail: "  invariant: \(v)")
         }
+        let (sideA, sideB) = (Side(a), Side(b))
+        var (countedA, countedB) = (AscendingKeys(sideA.pteShareCounts.keys), AscendingKeys(sideB.pteShareCounts.keys))
+        var ffaA = AscendingKeys(sideA.ffaShared.keys)
+        var borrowedA = AscendingKeys(ta.keys)
+        let (noOrderA, noOrderB) = (a.vmemmap.layout.noOrder, b.vmemmap.layout.noOrder)
         for r in a.memoryMap.regions {
             var base = r.base
             while base < r.end {
@@ -352,13 +412,14 @@ public final class EquivalenceChecker {
                 for i in 0..<min(Self.chunk, Int((r.end - base) >> 12)) {
                     let p = base + UInt64(i) << 12
                     let pfn = p >> 12
-                    let sa = hostState(a, ha[i], p)
-                    let sb = hostState(b, hb[i], p)
-                    let ca = a.shareGuestCount(pfn)
-                    let cb = b.shareGuestCount(pfn)
+                    let sa = sideA.hostState(ha[i], p)
+                    let sb = sideB.hostState(hb[i], p)
+                    let ca = sideA.shareGuestCount(pfn, listed: countedA.contains(pfn))
+                    let cb = sideB.shareGuestCount(pfn, listed: countedB.contains(pfn))
                     let differs =
                         sa != sb || ca != cb || ya[i] != yb[i] || effective(a, ha[i], p) != effective(b, hb[i], p)
-                    let pristine = sa == .owned && ya[i] & 1 == 0 && ca == 0 && a.ffaShared[pfn] == nil && ta[p] == nil
+                    let pristine =
+                        sa == .owned && ya[i] & 1 == 0 && ca == 0 && !ffaA.contains(pfn) && !borrowedA.contains(p)
                     if differs || !pristine, let d = comparePage(p) {
                         return Divergence(step: step, transition: transition, page: p, detail: d)
                     }
@@ -372,8 +433,8 @@ public final class EquivalenceChecker {
                     if poolStart <= pfn && pfn < poolEnd { continue }
                     let oa = a.vmemmap.order(pfn)
                     let ob = b.vmemmap.order(pfn)
-                    let noA = oa == a.vmemmap.layout.noOrder
-                    let noB = ob == b.vmemmap.layout.noOrder
+                    let noA = oa == noOrderA
+                    let noB = ob == noOrderB
                     if a.vmemmap.refcount(pfn) != b.vmemmap.refcount(pfn) || noA != noB || (!noA && oa != ob) {
                         return Divergence(
                             step: step, transition: transition, page: p,

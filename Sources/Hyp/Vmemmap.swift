@@ -19,10 +19,13 @@ public final class Vmemmap: @unchecked Sendable {
     }
 
     public let mem: PhysMem
+    // Changed only by `relayout`; concurrent use would be a caller bug (the class is `@unchecked Sendable`),
+    // so the per-page accessors skip the dynamic exclusivity check (the equivalence checker's full
+    // comparison reads them for every page).
     /// The entry layout now in use.
-    public private(set) var layout: HypPageLayout
-    @usableFromInline var spans: [Span]
-    @usableFromInline var entrySize: Int
+    @exclusivity(unchecked) public private(set) var layout: HypPageLayout
+    @exclusivity(unchecked) @usableFromInline var spans: [Span]
+    @exclusivity(unchecked) @usableFromInline var entrySize: Int
 
     /// Bytes of backing a region of `pages` pages needs (8 bytes a page, rounded up to whole 4 KiB pages).
     public static func backingSize(pages: UInt64) -> UInt64 { (pages * 8 + 0xfff) & ~0xfff }
