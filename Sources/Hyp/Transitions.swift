@@ -143,13 +143,18 @@ extension PKVMMachine {
         return 0
     }
 
-    /// `hyp_unpin_shared_mem`: drops the references `hypPinSharedMem` took (a zero count is the kernel's
-    /// `BUG_ON`, counted as a warning and skipped).
+    /// `hyp_unpin_shared_mem`: drops the references `hypPinSharedMem` took. A zero count is the kernel's
+    /// `BUG_ON` in `hyp_page_ref_dec`, where the hypervisor stops: counted as a warning, and the loop stops
+    /// there too (so a huge page count ends at the first unpinned page instead of running for ever).
     public func hypUnpinSharedMem(pfn: UInt64, pages: UInt64) {
         for i in 0..<((Self.page &* pages) >> 12) {
             let p = pfn &+ i
             let rc = vmemmap.refcount(p)
-            if rc == 0 { warn("hyp_page_ref_dec of a zero count (BUG_ON)") } else { vmemmap.setRefcount(p, rc - 1) }
+            if rc == 0 {
+                warn("hyp_page_ref_dec of a zero count (BUG_ON)")
+                return
+            }
+            vmemmap.setRefcount(p, rc - 1)
         }
     }
 
