@@ -77,3 +77,19 @@ final class TransitionAtomicityTests: XCTestCase {
 
     func testPTEStorageWithDebugChecks() throws { try run(.pte, debug: true, seed: 32, steps: 400) }
 }
+
+/// Found by FuzzPKVM (input Fuzz/corpus/FuzzPKVM/unpin-huge-count): `unpin` of a pinned page with a page count
+/// of 0x0282_0000_0000_0000 ran one `hyp_page_ref_dec` per page, through 2^48 pages, warning on each.
+final class UnpinHugeCountTests: XCTestCase {
+    func testUnpinStopsAtTheFirstZeroCount() throws {
+        let m = try PKVMMachine(PKVMConfig(storage: .vmemmap, ram: [MemoryMap.Region(base: 0x4000_0000, size: 8 << 20)]))
+        XCTAssertEqual(m.hostShareHyp(pfn: 0x40021), 0)
+        XCTAssertEqual(m.hypPinSharedMem(pfn: 0x40021, pages: 1), 0)
+        XCTAssertEqual(m.hostUnshareHyp(pfn: 0x40021), -KernelErrno.EBUSY)
+        m.hypUnpinSharedMem(pfn: 0x40021, pages: 180_710_244_421_370_112)
+        // The pinned page was unpinned, the next one (count 0) is the BUG_ON: one warning, and it stopped.
+        XCTAssertEqual(m.warnings, 1)
+        XCTAssertTrue(m.lastWarning.contains("BUG_ON"), m.lastWarning)
+        XCTAssertEqual(m.hostUnshareHyp(pfn: 0x40021), 0)
+    }
+}

@@ -4,14 +4,20 @@ import Hyp
 import Mem
 import Pgtable
 
+let verbose = getenv("FUZZ_VERBOSE") != nil
+
+/// A line on standard error (unbuffered, so it is there when a check stops the process).
+func say(_ line: String) { _ = (line + "\n").withCString { write(2, $0, strlen($0)) } }
+
 /// libFuzzer entry point: a random pKVM machine (host state in PTEs or in the vmemmap, debug checks and
 /// device sharing on or off, one or two RAM regions) with up to two guests, then up to 48 transitions
 /// decoded from the input (`Transition`: share/unshare/donate with the hyp, FF-A, guests, pin/unpin,
 /// host faults, memcache top-ups) on a window of pages around the start of RAM, plus raw addresses.
 ///
-/// After every transition: if it succeeded, the ownership invariants hold on every page it names; if it
-/// failed (negative errno), every byte of memory is as before it. At the end, `checkAllInvariants` over
-/// every page. A crash, a hang or a broken promise is a finding.
+/// After every transition (until one hits a kernel WARN, see below): if it succeeded, the ownership
+/// invariants hold on every page it names; if it failed (negative errno), every byte of memory is as before
+/// it. At the end, `checkAllInvariants` over every page. A crash, a hang or a broken promise is a finding.
+/// `FUZZ_VERBOSE=1` prints the machine and each transition with its result (to replay an input).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPKVM(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var r = ByteReader(data, size)
@@ -23,6 +29,7 @@ public func fuzzPKVM(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     config.debug = setup & 2 != 0
     config.deviceSharing = setup & 8 != 0 && config.storage == .vmemmap
     config.guestFWB = setup & 16 != 0
+    if verbose { say("config: \(config.storage) debug \(config.debug) deviceSharing \(config.deviceSharing) ram \(ram)") }
     let m: PKVMMachine
     do { m = try PKVMMachine(config) } catch { fatalError("machine: \(error)") }
     let base = ram[0].base >> 12
@@ -32,6 +39,7 @@ public func fuzzPKVM(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let h = m.createGuest(vmPFN: vm, pgdPFN: vm + 2)
         check(h > 0, "createGuest: \(h)")
         handles.append(UInt32(h))
+        if verbose { say("createGuest(vm: 0x\(String(vm, radix: 16))) = \(h)") }
     }
     if let v = m.checkAllInvariants() { fatalError("fresh machine: \(v)") }
 
@@ -83,8 +91,17 @@ public func fuzzPKVM(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case 14: t = .hostFault(addr: op & 0x10 != 0 ? r.u64() : pfn(&r) << 12 | UInt64(r.u16() & 0xfff))
         default: t = .topUp(guest: guest(&r), pfn: pfn(&r))
         }
-        _ = t.description
+        let warnings = m.warnings
+        if verbose { say("applying \(t)") }
         let result = m.apply(t)
+        if verbose { say("\(t) = \(result)") }
+        // A kernel WARN (e.g. share_guest whose guest map fails for want of memcache pages, which the host
+        // must top up first: the kernel WARNs and counts the share anyway) means a precondition of the
+        // hypercall was broken; the kernel promises nothing about the state after it, so neither do we.
+        if m.warnings != warnings {
+            if verbose { say("WARN: \(m.lastWarning)") }
+            return 0
+        }
         if result < 0 {
             for (i, region) in regions.enumerated() {
                 guard let p = try? m.mem.pointer(region.base, size: region.size) else { continue }
