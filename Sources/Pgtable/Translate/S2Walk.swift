@@ -48,42 +48,41 @@ extension TranslationRegime {
         var xnTable = false
         var raw: UInt64
         let lastLevel = Granule.lastLevel
-        while true {
-            // FetchDescriptor: a read outside memory is a synchronous external abort on the walk.
-            do { raw = try mem.read64(PhysAddr(descAddress)) } catch { return fault(.syncExternalOnWalk, level) }
-            let d = Descriptor(raw)
-            // A table descriptor (bits[1:0] = 0b11 above the last level) is the common case of
-            // `AArch64.DecodeDescriptorType`; every other descriptor takes the full decode.
-            let type =
-                raw & 3 == 3 && level < lastLevel
-                ? DescriptorType.table
-                : DescriptorType.decode(d, level: level, granule: granule, ds: ds, paMax: features.paMax)
+        // AArch64.S1ApplyTablePerms applies (hyp stage 1 without HPD).
+        let tablePermissions = !s2 && !hierarchicalPermissionsDisabled
+        @inline(__always) func record(_ d: Descriptor, _ type: DescriptorType) {
             recorder.record(
                 WalkStep(
                     level: level, tableAddress: PhysAddr(descAddress & ~(granule.size - 1)),
                     index: Int((descAddress & (granule.size - 1)) >> 3), entryAddress: PhysAddr(descAddress),
                     descriptor: d, kind: type.stepKind(d, level: level)))
-            switch type {
-            case .invalid:
-                return fault(.translation, level)
-            case .table:
-                // AArch64.S2NextWalkStateTable / AArch64.NextTableBase, then AArch64.TTEntryAddress.
-                let next = k.tableAddress.address(of: raw)
-                if !s2 && !hierarchicalPermissionsDisabled {
-                    // AArch64.S1ApplyTablePerms for a regime without EL0: APTable[1], XNTable.
-                    apTableReadOnly = apTableReadOnly || raw >> 62 & 1 == 1
-                    xnTable = xnTable || raw >> 60 & 1 == 1
-                }
-                shift &-= k.stride
-                descAddress = next | ((ia &>> shift) & k.indexMask) &<< 3
-                // Detect Address Size Fault by table descriptor (reported at the table descriptor's level).
-                if descAddress & k.outputSizeMask != 0 { return fault(.addressSize, level) }
-                level &+= 1
-                continue
-            case .leaf:
+        }
+        while true {
+            // FetchDescriptor: a read outside memory is a synchronous external abort on the walk.
+            do { raw = try mem.read64(PhysAddr(descAddress)) } catch { return fault(.syncExternalOnWalk, level) }
+            let d = Descriptor(raw)
+            // A table descriptor (bits[1:0] = 0b11 above the last level) is the common case of
+            // `AArch64.DecodeDescriptorType`; every other descriptor takes the full decode, which then
+            // gives a leaf or an invalid descriptor (it gives a table only for the case taken here).
+            guard raw & 3 == 3 && level < lastLevel else {
+                let type = DescriptorType.decode(d, level: level, granule: granule, ds: ds, paMax: features.paMax)
+                record(d, type)
+                if type != .leaf { return fault(.translation, level) }
                 break
             }
-            break
+            record(d, .table)
+            // AArch64.S2NextWalkStateTable / AArch64.NextTableBase, then AArch64.TTEntryAddress.
+            let next = k.tableAddress.address(of: raw)
+            if tablePermissions {
+                // AArch64.S1ApplyTablePerms for a regime without EL0: APTable[1], XNTable.
+                apTableReadOnly = apTableReadOnly || raw >> 62 & 1 == 1
+                xnTable = xnTable || raw >> 60 & 1 == 1
+            }
+            shift &-= k.stride
+            descAddress = next | ((ia &>> shift) & k.indexMask) &<< 3
+            // Detect Address Size Fault by table descriptor (reported at the table descriptor's level).
+            if descAddress & k.outputSizeMask != 0 { return fault(.addressSize, level) }
+            level &+= 1
         }
         // AArch64.S2NextWalkStateLeaf / AArch64.LeafBase, StageOA: `format.address(of: raw, shift: blockShift)`,
         // which is the table address without the bits below the block (every block shift is below the bits
