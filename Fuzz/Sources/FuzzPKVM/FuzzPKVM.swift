@@ -91,6 +91,12 @@ public func fuzzPKVM(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case 14: t = .hostFault(addr: op & 0x10 != 0 ? r.u64() : pfn(&r) << 12 | UInt64(r.u16() & 0xfff))
         default: t = .topUp(guest: guest(&r), pfn: pfn(&r))
         }
+        // The FF-A proxy unshares only what it shared with FF-A (__pkvm_host_unshare_ffa checks the host side
+        // only, so unsharing a page shared with the hyp breaks the invariants, in the kernel as here).
+        if case .unshareFFA(let pfn, let pages) = t {
+            guard pages <= UInt64(m.ffaShared.count), (0..<pages).allSatisfy({ m.ffaShared[pfn &+ $0] != nil })
+            else { continue }
+        }
         let warnings = m.warnings
         if verbose { say("applying \(t)") }
         let result = m.apply(t)
