@@ -135,7 +135,7 @@ extension PKVMMachine {
         if r != 0 { return r }
         r = hypCheckPageStateRange(hypVA(phys), size: size, .sharedBorrowed)
         if r != 0 { return r }
-        for i in 0..<(size >> 12) {
+        for i in 0..<Self.pagesUpTo(hypVA(phys), size) {
             let p = pfn &+ i
             let rc = vmemmap.refcount(p)
             if rc == UInt16.max { warn("hyp_page_ref_inc overflow (BUG_ON)") } else { vmemmap.setRefcount(p, rc + 1) }
@@ -143,11 +143,17 @@ extension PKVMMachine {
         return 0
     }
 
+    /// The pages `for (cur = start; cur < end; cur += PAGE_SIZE)` visits in `hyp_pin_shared_mem` /
+    /// `hyp_unpin_shared_mem` for `end = start + size`: none when the end wraps past 2^64.
+    static func pagesUpTo(_ start: UInt64, _ size: UInt64) -> UInt64 {
+        start &+ size < start ? 0 : size >> 12
+    }
+
     /// `hyp_unpin_shared_mem`: drops the references `hypPinSharedMem` took. A zero count is the kernel's
     /// `BUG_ON` in `hyp_page_ref_dec`, where the hypervisor stops: counted as a warning, and the loop stops
     /// there too (so a huge page count ends at the first unpinned page instead of running for ever).
     public func hypUnpinSharedMem(pfn: UInt64, pages: UInt64) {
-        for i in 0..<((Self.page &* pages) >> 12) {
+        for i in 0..<Self.pagesUpTo(hypVA(pfn << 12), Self.page &* pages) {
             let p = pfn &+ i
             let rc = vmemmap.refcount(p)
             if rc == 0 {
