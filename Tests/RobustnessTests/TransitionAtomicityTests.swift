@@ -92,4 +92,18 @@ final class UnpinHugeCountTests: XCTestCase {
         XCTAssertTrue(m.lastWarning.contains("BUG_ON"), m.lastWarning)
         XCTAssertEqual(m.hostUnshareHyp(pfn: 0x40021), 0)
     }
+
+    /// Found by FuzzPKVM (input Fuzz/corpus/FuzzPKVM/pin-wrapping-range): `pin 0x40041 0xffff_ffff_ffff_fffd`.
+    /// `hyp_pin_shared_mem` loops `for (cur = start; cur < end; ...)`: with an end that wraps past 2^64 the
+    /// state checks walk an empty range and the loop runs no time; the model looped through 2^52 pages.
+    func testPinOfAWrappingRangePinsNothing() throws {
+        for storage in HostStateStorage.allCases {
+            let m = try PKVMMachine(PKVMConfig(storage: storage, ram: [MemoryMap.Region(base: 0x4000_0000, size: 8 << 20)]))
+            let before = try m.mem.read(PhysAddr(0x4000_0000), count: 8 << 20)
+            _ = m.hypPinSharedMem(pfn: 0x40041, pages: 0xffff_ffff_ffff_fffd)
+            m.hypUnpinSharedMem(pfn: 0x40041, pages: 0xffff_ffff_ffff_fffd)
+            XCTAssertTrue(try m.mem.read(PhysAddr(0x4000_0000), count: 8 << 20) == before, "\(storage)")
+            XCTAssertEqual(m.warnings, 0, "\(storage): \(m.lastWarning)")
+        }
+    }
 }
