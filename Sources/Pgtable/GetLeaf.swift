@@ -13,7 +13,9 @@ extension PgtableRoot {
         let k = descent
         let page = k.pageSize
         let start = addr & ~(page &- 1)
-        guard start &+ page <= k.inputSize else {
+        // `_kvm_pgtable_walk`'s `addr > limit || end > limit` for end = start + PAGE_SIZE: as both are
+        // page aligned, that is `start >= limit` (written so that a start near 2^64 cannot wrap past it).
+        guard start < k.inputSize else {
             throw .outOfRange(start: start, end: start &+ page, limit: k.inputSize)
         }
         // `kvm_pgd_page_idx`: start < BIT(ia_bits) here, so the index needs no input mask.
