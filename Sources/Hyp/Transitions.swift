@@ -172,8 +172,16 @@ extension PKVMMachine {
         let size = Self.page &* pages
         var r = hostCheckPageStateRange(phys, size: size, .owned)
         if r == 0 { r = hostSetPageStateRange(phys, size: size, .sharedOwned) }
-        if r == 0 { for i in 0..<(size >> 12) { ffaShared[pfn &+ i, default: 0] += 1 } }
+        if r == 0 { for i in 0..<Self.pagesVisited(phys, size: size) { ffaShared[pfn &+ i, default: 0] += 1 } }
         return r
+    }
+
+    /// Pages a kernel loop `for (cur = phys; cur < phys + size; cur += PAGE_SIZE)` visits: none when
+    /// `phys + size` wraps past 2^64 (a `PAGE_SIZE * nr_pages` that overflowed), as the state checks and
+    /// `__host_set_page_state_range` before it visit none.
+    @inlinable
+    static func pagesVisited(_ phys: UInt64, size: UInt64) -> UInt64 {
+        phys &+ size > phys ? size >> 12 : 0
     }
 
     /// `__pkvm_host_unshare_ffa(pfn, nr_pages)`: host SHARED_OWNED → OWNED.
@@ -183,7 +191,7 @@ extension PKVMMachine {
         var r = hostCheckPageStateRange(phys, size: size, .sharedOwned)
         if r == 0 { r = hostSetPageStateRange(phys, size: size, .owned) }
         if r == 0 {
-            for i in 0..<(size >> 12) {
+            for i in 0..<Self.pagesVisited(phys, size: size) {
                 let p = pfn &+ i
                 if let n = ffaShared[p], n > 1 { ffaShared[p] = n - 1 } else { ffaShared[p] = nil }
             }

@@ -106,4 +106,18 @@ final class UnpinHugeCountTests: XCTestCase {
             XCTAssertEqual(m.warnings, 0, "\(storage): \(m.lastWarning)")
         }
     }
+
+    /// `share_ffa` / `unshare_ffa` with a page count whose `PAGE_SIZE * nr_pages` wraps (found by FuzzPKVM as a
+    /// hang, `Fuzz/crashes/FuzzPKVM-share-ffa-wrapping-size`): the range end wraps below its start, so the
+    /// kernel's `cur < end` loops visit no page; the model's FF-A share counts now do the same.
+    func testFFAShareOfAWrappingSizeVisitsNothing() throws {
+        for storage in HostStateStorage.allCases {
+            let m = try PKVMMachine(PKVMConfig(storage: storage, ram: [MemoryMap.Region(base: 0x4000_0000, size: 8 << 20)]))
+            let before = try m.mem.read(PhysAddr(0x4000_0000), count: 8 << 20)
+            _ = m.hostShareFFA(pfn: 0x40025, pages: 0x00ff_ffff_ffff_ffff)
+            _ = m.hostUnshareFFA(pfn: 0x40025, pages: 0x00ff_ffff_ffff_ffff)
+            XCTAssertTrue(try m.mem.read(PhysAddr(0x4000_0000), count: 8 << 20) == before, "\(storage)")
+            XCTAssertEqual(m.hostState(0x4002_5000), .owned, "\(storage)")
+        }
+    }
 }
