@@ -42,8 +42,12 @@ public final class PhysMem: @unchecked Sendable {
         try addRegion(base: base, size: size)
     }
 
+    /// Unmaps every region; shared file-backed regions are flushed to their files first (`msync`).
     deinit {
-        for i in 0..<slotCount { _ = munmap(slots[i].host, Int(slots[i].size)) }
+        for i in 0..<slotCount {
+            if case .file(_, _, true) = info[i].backing { _ = msync(slots[i].host, Int(slots[i].size), MS_SYNC) }
+            _ = munmap(slots[i].host, Int(slots[i].size))
+        }
         slots.deallocate()
     }
 
