@@ -71,13 +71,13 @@ final class TableOperationPropertyTests: XCTestCase {
                 default: XCTFail("\(context): \(e)")
                 }
             }
-            XCTAssertEqual(TableShape.problems(s2.pgt, pool: pool, mem: mem), [], context)
+            XCTAssertEqual(s2.pgt.wellFormednessProblems(mem: mem, pool: pool), [], context)
         }
         XCTAssertLessThan(failures, steps / 2, "\(g): most steps should succeed")
         try s2.unmap(0, size: g.inputSize)
         XCTAssertEqual(pool.allocatedPages.count, g.rootPages, "\(g): unmap of everything left tables")
         XCTAssertTrue(pool.allocatedPages.allSatisfy { $0.count == 1 })
-        XCTAssertTrue(TableShape.validLeaves(s2.pgt, mem: mem).isEmpty)
+        XCTAssertTrue(s2.pgt.validLeaves(mem: mem).isEmpty)
         try s2.destroy()
         XCTAssertEqual(pool.usedPages, 0)
     }
@@ -127,16 +127,16 @@ final class TableOperationPropertyTests: XCTestCase {
                     for p in covered {
                         XCTAssertEqual(try mappedAddress(hyp.pgt, mem, p), pa + (p - va), context)
                     }
-                } else if let (leafVA, leafSize) = TableShape.validLeaves(hyp.pgt, mem: mem).randomElement(using: &rng) {
+                } else if let (leafVA, leafSize) = hyp.pgt.validLeaves(mem: mem).randomElement(using: &rng) {
                     XCTAssertEqual(try hyp.unmap(leafVA, size: leafSize), leafSize, context)
                     for p in stride(from: leafVA, to: leafVA + leafSize, by: Int(page)) {
                         XCTAssertNil(try mappedAddress(hyp.pgt, mem, p), context)
                     }
                 }
-                XCTAssertEqual(TableShape.problems(hyp.pgt, pool: pool, mem: mem), [], context)
+                XCTAssertEqual(hyp.pgt.wellFormednessProblems(mem: mem, pool: pool), [], context)
             }
             XCTAssertGreaterThan(maps, 10)
-            for (va, size) in TableShape.validLeaves(hyp.pgt, mem: mem) {
+            for (va, size) in hyp.pgt.validLeaves(mem: mem) {
                 XCTAssertEqual(try hyp.unmap(va, size: size), size)
             }
             XCTAssertEqual(pool.allocatedPages.map(\.count), [1], "\(g): unmapping every leaf left tables")

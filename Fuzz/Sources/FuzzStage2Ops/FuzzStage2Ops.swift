@@ -107,7 +107,7 @@ public func fuzzStage2Ops(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // (hyp_unmap_walker stops with -EINVAL at the first hole, so the hyp table is unmapped leaf by leaf.)
         do {
             try s2.unmap(0, size: s2g.inputSize)
-            for (va, size) in validLeaves(hyp.pgt, mem) {
+            for (va, size) in hyp.pgt.validLeaves(mem: mem) {
                 let n = try hyp.unmap(va, size: size)
                 check(n == size, "hyp unmap of a 0x\(String(size, radix: 16)) leaf unmapped 0x\(String(n, radix: 16))")
             }
@@ -117,7 +117,7 @@ public func fuzzStage2Ops(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // Tables a hyp unmap leaves empty are freed on its way back up; but a table emptied by an unmap that
         // then stopped at a hole (hyp_unmap_walker's -EINVAL ends the walk before the TABLE_POST visits), or
         // created by a map that failed half way, stays until destroy, as in the kernel.
-        check(validLeaves(hyp.pgt, mem).isEmpty, "hyp leaves after unmapping every leaf")
+        check(hyp.pgt.validLeaves(mem: mem).isEmpty, "hyp leaves after unmapping every leaf")
         checkWellFormed(hyp.pgt, hpool, mem, what: "hyp after unmap")
     }
     do {
@@ -129,41 +129,10 @@ public func fuzzStage2Ops(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// Descends the whole table from the root: each table page is allocated in `pool` and reached exactly once,
-/// no valid descriptor is a reserved encoding for its level, and every allocated page (roots included) has
-/// reference count 1 + its non-zero entries (`stage2_pte_is_counted`; hyp tables hold no invalid non-zero
-/// entries, so the same rule holds).
+/// The table is well formed and every reference count right (`PgtableRoot.wellFormednessProblems`).
 func checkWellFormed(_ pgt: PgtableRoot, _ pool: PagePool, _ mem: PhysMem, what: String) {
-    let g = pgt.geometry
-    let page = g.granule.size
-    var seen: Set<UInt64> = []
-    func descend(_ table: UInt64, _ level: Int) {
-        check(pool.pageCount(PhysAddr(table)) > 0, "\(what): table 0x\(String(table, radix: 16)) not allocated")
-        check(seen.insert(table).inserted, "\(what): table 0x\(String(table, radix: 16)) reached twice")
-        guard let p = try? mem.pointer(PhysAddr(table), size: page) else {
-            fatalError("\(what): table 0x\(String(table, radix: 16)) outside memory")
-        }
-        var counted = 0
-        for i in 0..<g.granule.entries {
-            let d = Descriptor(UInt64(littleEndian: p.load(fromByteOffset: i * 8, as: UInt64.self)))
-            if d.rawValue != 0 { counted += 1 }
-            guard d.isValid else { continue }
-            let isTable = d.rawValue & 2 != 0
-            if level == Granule.lastLevel {
-                check(isTable, "\(what): reserved level-3 encoding \(d)")
-            } else if isTable {
-                descend(g.format.address(of: d.rawValue, shift: g.granule.shift), level + 1)
-            } else {
-                check(g.granule.supportsBlock(at: level), "\(what): block at level \(level): \(d)")
-            }
-        }
-        check(
-            pool.pageCount(PhysAddr(table)) == 1 + counted,
-            "\(what): table 0x\(String(table, radix: 16)) count \(pool.pageCount(PhysAddr(table))) for \(counted) entries")
-    }
-    for i in 0..<UInt64(g.rootPages) { descend(pgt.root.rawValue + i * page, g.startLevel) }
-    let allocated = Set(pool.allocatedPages.map(\.address.rawValue))
-    check(allocated == seen, "\(what): allocated pages not reached from the root: \(allocated.subtracting(seen))")
+    let problems = pgt.wellFormednessProblems(mem: mem, pool: pool)
+    check(problems.isEmpty, "\(what): \(problems.joined(separator: "; "))")
 }
 
 /// After a successful map of `[addr, addr+size)`: the leaf for the first page is valid and translates it to
@@ -186,29 +155,6 @@ func checkMapped(_ pgt: PgtableRoot, _ mem: PhysMem, _ addr: UInt64, _ size: UIn
     check(
         oa + offset == want,
         "\(what): 0x\(String(addr, radix: 16)) maps to 0x\(String(oa + offset, radix: 16)), not 0x\(String(want, radix: 16))")
-}
-
-/// Every valid leaf of the table as (input address, size), in address order.
-func validLeaves(_ pgt: PgtableRoot, _ mem: PhysMem) -> [(UInt64, UInt64)] {
-    let g = pgt.geometry
-    var out: [(UInt64, UInt64)] = []
-    func descend(_ table: UInt64, _ level: Int, _ base: UInt64) {
-        guard let p = try? mem.pointer(PhysAddr(table), size: g.granule.size) else { return }
-        let span = g.granule.levelSize(level)
-        for i in 0..<g.granule.entries {
-            let d = UInt64(littleEndian: p.load(fromByteOffset: i * 8, as: UInt64.self))
-            guard d & 1 != 0 else { continue }
-            let va = base + UInt64(i) * span
-            if level < Granule.lastLevel && d & 2 != 0 {
-                descend(g.format.address(of: d, shift: g.granule.shift), level + 1, va)
-            } else {
-                out.append((va, span))
-            }
-        }
-    }
-    let rootSpan = g.granule.levelSize(g.startLevel) * UInt64(g.granule.entries)
-    for i in 0..<UInt64(g.rootPages) { descend(pgt.root.rawValue + i * g.granule.size, g.startLevel, i * rootSpan) }
-    return out
 }
 
 /// Whether `[addr, addr+size)` (page aligned as the walker aligns it) holds no valid leaf of the table.

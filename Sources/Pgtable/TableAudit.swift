@@ -1,14 +1,14 @@
 import Mem
-import Pgtable
 
-/// Reads a table from the root down, as the reference-count and well-formedness checks need it.
-enum TableShape {
-    /// Problems with the table under `pgt` whose pages come from `pool`: a table page not allocated or
+/// A whole-table audit for tests, fuzzing and `check`-style tools: reads a table from the root down, as the
+/// reference-count and well-formedness invariants need it (not a hot path).
+extension PgtableRoot {
+    /// Problems with this table, whose pages come from `pool`: a table page not allocated or
     /// reached twice, an allocated page not reached, a block where the kernel makes none, a reserved
     /// level-3 encoding, a reference count other than 1 + the non-zero entries (`stage2_pte_is_counted`;
     /// for hyp tables every non-zero entry is valid). Empty when the table is well formed.
-    static func problems(_ pgt: PgtableRoot, pool: PagePool, mem: PhysMem) -> [String] {
-        let g = pgt.geometry
+    public func wellFormednessProblems(mem: PhysMem, pool: PagePool) -> [String] {
+        let g = geometry
         var seen: Set<UInt64> = []
         var out: [String] = []
         func descend(_ table: UInt64, _ level: Int) {
@@ -34,7 +34,7 @@ enum TableShape {
             let count = pool.pageCount(PhysAddr(table))
             if count != 1 + counted { out.append("table \(hex): count \(count) for \(counted) counted entries") }
         }
-        for i in 0..<UInt64(g.rootPages) { descend(pgt.root.rawValue + i * g.granule.size, g.startLevel) }
+        for i in 0..<UInt64(g.rootPages) { descend(root.rawValue + i * g.granule.size, g.startLevel) }
         for (page, _) in pool.allocatedPages where !seen.contains(page.rawValue) {
             out.append("allocated page 0x\(String(page.rawValue, radix: 16)) not reachable from the root")
         }
@@ -42,8 +42,8 @@ enum TableShape {
     }
 
     /// Every valid leaf as (input address, size), in address order.
-    static func validLeaves(_ pgt: PgtableRoot, mem: PhysMem) -> [(UInt64, UInt64)] {
-        let g = pgt.geometry
+    public func validLeaves(mem: PhysMem) -> [(UInt64, UInt64)] {
+        let g = geometry
         var out: [(UInt64, UInt64)] = []
         func descend(_ table: UInt64, _ level: Int, _ base: UInt64) {
             guard let p = try? mem.pointer(PhysAddr(table), size: g.granule.size) else { return }
@@ -61,7 +61,7 @@ enum TableShape {
         }
         let rootSpan = g.granule.levelSize(g.startLevel) * UInt64(g.granule.entries)
         for i in 0..<UInt64(g.rootPages) {
-            descend(pgt.root.rawValue + i * g.granule.size, g.startLevel, i * rootSpan)
+            descend(root.rawValue + i * g.granule.size, g.startLevel, i * rootSpan)
         }
         return out
     }
