@@ -59,11 +59,19 @@ final class PageStateLayoutTests: XCTestCase {
         }
     }
 
-    /// The seed's BUG_ON(state & PKVM_PAGE_META_STATES_MASK) is a typed error.
+    /// The seed's BUG_ON(state & PKVM_PAGE_META_STATES_MASK) is a typed error, in every layout, with a message
+    /// naming the state. Only NOPAGE is meta: v6.14 NOPAGE = BIT(2) has a bit of ~(BIT(0) | BIT(1)), the
+    /// other states none (the reserved value BIT(0) | BIT(1) is not a meta state and has no `PageState`);
+    /// v6.13's only meta state is PKVM_NOPAGE, the value after __PKVM_PAGE_RESERVED.
     func testMetaStateIsTypedError() {
-        for l in [PageStateLayout.v613, .v614] {
-            XCTAssertThrowsError(try l.mkstate(rw, .noPage)) { e in
+        for l in PageStateLayout.all {
+            XCTAssertThrowsError(try l.mkstate(rw, .noPage), l.name) { e in
                 XCTAssertEqual(e as? HypError, .metaStateInPTE(.noPage))
+                XCTAssertEqual("\(e)", "pkvm_mkstate with meta state NOPAGE (BUG_ON)")
+            }
+            for s in [PageState.owned, .sharedOwned, .sharedBorrowed] {
+                XCTAssertFalse(l.isMeta(s), "\(l) \(s)")
+                XCTAssertNoThrow(try l.mkstate(rw, s), "\(l) \(s)")
             }
         }
     }
