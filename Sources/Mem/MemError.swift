@@ -7,7 +7,8 @@ public enum MemError: Error, Equatable, Sendable, CustomStringConvertible {
     case outOfRange(address: PhysAddr, size: UInt64)
     /// A new region `[base, base+size)` overlaps the existing region starting at `existing`.
     case overlappingRegions(base: PhysAddr, size: UInt64, existing: PhysAddr)
-    /// A region must have a non-zero size that is a multiple of 4 KiB, start 4 KiB aligned, and not wrap.
+    /// A region must have a non-zero size that is a multiple of 4 KiB, start 4 KiB aligned, not wrap, and be
+    /// no larger than the host can map (`Int.max` bytes); the message says which rule the range breaks.
     case invalidRegion(base: PhysAddr, size: UInt64)
     /// The host refused to map backing storage (`mmap`, `open` or `ftruncate` failed with `errno`).
     case backingFailed(operation: String, errno: Int32)
@@ -25,7 +26,17 @@ public enum MemError: Error, Equatable, Sendable, CustomStringConvertible {
         case .overlappingRegions(let b, let s, let e):
             return "region \(b)+0x\(String(s, radix: 16)) overlaps the region at \(e)"
         case .invalidRegion(let b, let s):
-            return "region \(b)+0x\(String(s, radix: 16)) is empty, unaligned (4 KiB) or wraps"
+            let why: String
+            if s == 0 {
+                why = "is empty"
+            } else if b.rawValue & 0xfff != 0 || s & 0xfff != 0 {
+                why = "is not 4 KiB aligned (base and size must be multiples of 0x1000)"
+            } else if b.rawValue > UInt64.max - s {
+                why = "wraps past the end of the 64-bit address space"
+            } else {
+                why = "is larger than the host can map"
+            }
+            return "region \(b)+0x\(String(s, radix: 16)) \(why)"
         case .backingFailed(let op, let e):
             return "\(op) failed: errno \(e)"
         case .outOfPages(let n):

@@ -63,8 +63,9 @@ public final class PagePool: PgtableMMOps, @unchecked Sendable {
     }
 
     public func zallocPagesExact(_ size: UInt64) throws(MemError) -> PhysAddr {
-        let n = Int((size + pageSize - 1) >> UInt64(pageShift))
-        guard n > 0, n <= pageCount else { throw .outOfPages(pages: max(n, 1)) }
+        let pages = pagesSpanned(size)
+        guard pages > 0, pages <= UInt64(pageCount) else { throw .outOfPages(pages: Int(clamping: max(pages, 1))) }
+        let n = Int(pages)
         var align = 1
         while align < n { align <<= 1 }
         // First index at or after lowestFree whose PFN is a multiple of `align`.
@@ -88,8 +89,8 @@ public final class PagePool: PgtableMMOps, @unchecked Sendable {
 
     public func freePagesExact(_ address: PhysAddr, size: UInt64) {
         guard let first = index(address) else { return }
-        let n = Int((size + pageSize - 1) >> UInt64(pageShift))
-        for j in first..<min(first + n, pageCount) where counts[j] != 0 {
+        let last = min(UInt64(first) + pagesSpanned(size), UInt64(pageCount))
+        for j in first..<Int(last) where counts[j] != 0 {
             counts[j] = 0
             release(j)
         }
@@ -119,6 +120,11 @@ public final class PagePool: PgtableMMOps, @unchecked Sendable {
         (0..<pageCount).compactMap { i in
             counts[i] == 0 ? nil : (PhysAddr((basePFN + UInt64(i)) << UInt64(pageShift)), Int(counts[i]))
         }
+    }
+
+    /// Pages needed to hold `size` bytes (`size` rounded up to whole pages, without overflowing).
+    private func pagesSpanned(_ size: UInt64) -> UInt64 {
+        (size >> UInt64(pageShift)) + (size & (pageSize - 1) != 0 ? 1 : 0)
     }
 
     /// Returns page `i` to the pool, zeroing it.

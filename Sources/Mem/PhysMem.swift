@@ -173,8 +173,10 @@ public final class PhysMem: @unchecked Sendable {
     }
 
     /// `count` bytes read from `address`; the range may span adjacent regions.
-    /// - Throws: `MemError.outOfRange` if any byte is unbacked.
+    /// - Throws: `MemError.outOfRange` if any byte is unbacked, or for a negative `count` (a range that
+    ///   wraps past the end of the address space).
     public func read(_ address: PhysAddr, count: Int) throws(MemError) -> [UInt8] {
+        guard count >= 0 else { throw .outOfRange(address: address, size: UInt64(bitPattern: Int64(count))) }
         let chunks = try chunks(address, UInt64(count))
         var out = [UInt8](repeating: 0, count: count)
         out.withUnsafeMutableBytes { dst in

@@ -94,6 +94,79 @@ final class PagePoolTests: XCTestCase {
         XCTAssertEqual(pool.usedPages, 4)
     }
 
+    /// What a refused allocation must leave as it was: every page's count and every byte of the memory.
+    struct PoolState: Equatable {
+        let pages: [UInt64: Int]
+        let used: Int
+        let bytes: [UInt8]
+    }
+
+    func state(_ mem: PhysMem, _ pool: PagePool) throws -> PoolState {
+        PoolState(
+            pages: Dictionary(uniqueKeysWithValues: pool.allocatedPages.map { ($0.address.rawValue, $0.count) }),
+            used: pool.usedPages, bytes: try mem.read(mem.regions[0].base, count: Int(mem.regions[0].size)))
+    }
+
+    /// #2 [core] "a page allocator that runs dry": `zalloc_page` / `zalloc_pages_exact` with no free run
+    /// (fragmented: free pages 1 and 3 of 4, but no aligned pair) is `outOfPages`, the kernel's -ENOMEM, and
+    /// neither zeroes a free page nor takes a reference. A size whose page count does not fit the pool,
+    /// even 2^64 - 1 bytes, is the same error (rounding it up to pages used to overflow and trap).
+    func testDryPoolChangesNothing() throws {
+        let (mem, pool) = try makePool(pages: 4)
+        for _ in 0..<4 { _ = try pool.zallocPage() }
+        pool.putPage(PhysAddr(base + 0x1000))
+        pool.putPage(PhysAddr(base + 0x3000))
+        // Garbage in the free pages: a refused allocation must not zero it.
+        try mem.write(PhysAddr(base + 0x1000), bytes: [UInt8](repeating: 0x5a, count: 0x1000))
+        try mem.write(PhysAddr(base + 0x3000), bytes: [UInt8](repeating: 0xa5, count: 0x1000))
+        let before = try state(mem, pool)
+        XCTAssertEqual(before.pages, [base: 1, base + 0x2000: 1])
+        let refused: [(UInt64, MemError, String)] = [
+            (0x2000, .outOfPages(pages: 2), "page allocator has no free run of 2 page(s) (-ENOMEM)"),
+            (0x1001, .outOfPages(pages: 2), "page allocator has no free run of 2 page(s) (-ENOMEM)"),
+            (0x5000, .outOfPages(pages: 5), "page allocator has no free run of 5 page(s) (-ENOMEM)"),
+            (
+                UInt64.max, .outOfPages(pages: 1 << 52),
+                "page allocator has no free run of 4503599627370496 page(s) (-ENOMEM)"
+            ),
+        ]
+        for (size, e, message) in refused {
+            XCTAssertThrowsError(try pool.zallocPagesExact(size)) {
+                XCTAssertEqual($0 as? MemError, e)
+                XCTAssertEqual("\($0)", message)
+            }
+            XCTAssertEqual(try state(mem, pool), before)
+        }
+        // Dry for single pages too, once the two free pages are handed out.
+        XCTAssertEqual(try pool.zallocPage().rawValue, base + 0x1000)
+        XCTAssertEqual(try pool.zallocPage().rawValue, base + 0x3000)
+        let full = try state(mem, pool)
+        XCTAssertThrowsError(try pool.zallocPage()) {
+            XCTAssertEqual($0 as? MemError, .outOfPages(pages: 1))
+            XCTAssertEqual("\($0)", "page allocator has no free run of 1 page(s) (-ENOMEM)")
+        }
+        XCTAssertEqual(try state(mem, pool), full)
+        // free_pages_exact of a size past the pool's end frees up to the end (it used to overflow and trap).
+        pool.freePagesExact(PhysAddr(base + 0x2000), size: UInt64.max)
+        XCTAssertEqual(pool.allocatedPages.map(\.address.rawValue), [base, base + 0x1000])
+    }
+
+    /// Addresses a pool does not hand out (outside it, or free): get_page / put_page / free_pages_exact
+    /// ignore them and page_count is 0, as documented; no count and no byte changes.
+    func testAddressesOutsideThePoolChangeNothing() throws {
+        let (mem, pool) = try makePool(pages: 4)
+        _ = try pool.zallocPage()
+        try mem.write(PhysAddr(base + 0x1000), bytes: [UInt8](repeating: 0x77, count: 0x1000))
+        let before = try state(mem, pool)
+        for a in [0, base - 0x1000, base + 0x1000, base + 0x4000, UInt64.max] {
+            pool.getPage(PhysAddr(a))
+            pool.putPage(PhysAddr(a))
+            pool.freePagesExact(PhysAddr(a), size: 0x2000)
+            XCTAssertEqual(pool.pageCount(PhysAddr(a)), 0)
+        }
+        XCTAssertEqual(try state(mem, pool), before)
+    }
+
     /// Pages are zeroed when handed out and when freed (hyp_pool zeroes freed pages).
     func testPagesZeroedOnAllocAndFree() throws {
         let (mem, pool) = try makePool(pages: 4)

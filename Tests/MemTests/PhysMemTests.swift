@@ -58,49 +58,154 @@ final class PhysMemTests: XCTestCase {
         XCTAssertFalse(mem.contains(PhysAddr(0x1f_fffc), size: 8))
     }
 
-    /// Accesses outside backed memory are a typed error and write nothing, even when part of the range is
-    /// backed.
-    func testOutOfRange() throws {
+    /// The region list and every byte of every region: what a refused call must leave as it was.
+    struct Snapshot: Equatable {
+        let regions: [MemRegion]
+        let bytes: [[UInt8]]
+    }
+
+    func snapshot(_ mem: PhysMem) throws -> Snapshot {
+        Snapshot(regions: mem.regions, bytes: try mem.regions.map { try mem.read($0.base, count: Int($0.size)) })
+    }
+
+    /// Asserts that `body` throws exactly `expected`, whose message (what the CLI prints) is `message`.
+    func assertMemError<T>(
+        _ expected: MemError, _ message: String, file: StaticString = #filePath, line: UInt = #line,
+        _ body: () throws(MemError) -> T
+    ) {
+        do {
+            _ = try body()
+            XCTFail("no error, expected \(expected)", file: file, line: line)
+        } catch {
+            XCTAssertEqual(error, expected, file: file, line: line)
+            XCTAssertEqual(error.description, message, file: file, line: line)
+        }
+    }
+
+    /// #2 [core] "a typed error for any access outside backed memory", for every accessor that takes a
+    /// physical address: an unbacked gap, a range running off the end of a region, a range spanning the gap
+    /// between two regions, addresses below and above all regions, a range wrapping past 2^64 and a negative
+    /// byte count. Each is `MemError.outOfRange` with the address and size asked for, and no byte of any
+    /// region changes (the byte copies check the whole range before writing anything).
+    func testEveryAccessorOutsideBackedMemoryIsTypedAndWritesNothing() throws {
         let mem = PhysMem()
         try mem.addRegion(base: PhysAddr(0x1000), size: 0x1000)
         try mem.addRegion(base: PhysAddr(0x3000), size: 0x1000)
-        XCTAssertThrowsError(try mem.read64(PhysAddr(0x2000))) {
-            XCTAssertEqual($0 as? MemError, .outOfRange(address: PhysAddr(0x2000), size: 8))
+        try mem.write(PhysAddr(0x1000), bytes: (0..<0x1000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) })
+        try mem.write(PhysAddr(0x3000), bytes: (0..<0x1000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) })
+        let before = try snapshot(mem)
+        // (address, bytes, the message for that access)
+        let cases: [(UInt64, UInt64, String)] = [
+            (0x2000, 8, "physical access of 8 bytes at 0x2000 is outside backed memory"),
+            (0x1ffc, 8, "physical access of 8 bytes at 0x1ffc is outside backed memory"),
+            (0x0, 8, "physical access of 8 bytes at 0x0 is outside backed memory"),
+            (0x4000, 8, "physical access of 8 bytes at 0x4000 is outside backed memory"),
+            (0xffff_ffff_ffff_fffc, 8, "physical access of 8 bytes at 0xfffffffffffffffc is outside backed memory"),
+            (0x1ff0, 0x1020, "physical access of 4128 bytes at 0x1ff0 is outside backed memory"),
+            (0x3ff8, 16, "physical access of 16 bytes at 0x3ff8 is outside backed memory"),
+        ]
+        for (a, n, message) in cases {
+            let at = PhysAddr(a)
+            let e = MemError.outOfRange(address: at, size: n)
+            if n == 8 {
+                assertMemError(e, message) { () throws(MemError) in try mem.read64(at) }
+                assertMemError(e, message) { () throws(MemError) in try mem.write64(at, 0xdead_beef_dead_beef) }
+            }
+            assertMemError(e, message) { () throws(MemError) in try mem.pointer(at, size: n) }
+            assertMemError(e, message) { () throws(MemError) in try mem.read(at, count: Int(n)) }
+            assertMemError(e, message) { () throws(MemError) in
+                try mem.write(at, bytes: [UInt8](repeating: 0xaa, count: Int(n)))
+            }
+            let raw = [UInt8](repeating: 0x55, count: Int(n))
+            assertMemError(e, message) { () throws(MemError) in
+                let r: Result<Void, MemError> = raw.withUnsafeBytes { buf in
+                    do throws(MemError) { try mem.write(at, bytes: buf) } catch { return .failure(error) }
+                    return .success(())
+                }
+                try r.get()
+            }
+            assertMemError(e, message) { () throws(MemError) in try mem.zero(at, count: n) }
+            XCTAssertFalse(mem.contains(at, size: n))
         }
-        XCTAssertThrowsError(try mem.write64(PhysAddr(0x1ffc), 0xffff_ffff_ffff_ffff)) {
-            XCTAssertEqual($0 as? MemError, .outOfRange(address: PhysAddr(0x1ffc), size: 8))
-        }
-        XCTAssertThrowsError(try mem.write(PhysAddr(0x1ff0), bytes: [UInt8](repeating: 0xaa, count: 0x20))) {
-            XCTAssertEqual($0 as? MemError, .outOfRange(address: PhysAddr(0x1ff0), size: 0x20))
-        }
-        XCTAssertEqual(try mem.read(PhysAddr(0x1ff0), count: 16), [UInt8](repeating: 0, count: 16))
-        XCTAssertThrowsError(try mem.read(PhysAddr(0x3ff8), count: 16))
-        XCTAssertThrowsError(try mem.read64(PhysAddr(UInt64.max - 3)))
-        XCTAssertThrowsError(try mem.zero(PhysAddr(0x3800), count: 0x1000))
-        XCTAssertEqual(try mem.read64(PhysAddr(0x3800)), 0)
+        // A negative count is a range wrapping past 2^64 (it used to trap converting to UInt64).
+        assertMemError(
+            .outOfRange(address: PhysAddr(0x1000), size: UInt64.max),
+            "physical access of 18446744073709551615 bytes at 0x1000 is outside backed memory"
+        ) { () throws(MemError) in try mem.read(PhysAddr(0x1000), count: -1) }
+        // removeRegion of an address that starts no region: false, nothing removed.
+        XCTAssertFalse(mem.removeRegion(base: PhysAddr(0x1800)))
+        XCTAssertFalse(mem.removeRegion(base: PhysAddr(0x2000)))
+        XCTAssertEqual(try snapshot(mem), before)
     }
 
-    /// Invalid and overlapping regions: typed errors, regions unchanged.
-    func testInvalidAndOverlappingRegions() throws {
+    /// #2 [core] "a typed error ... for overlapping regions", and the regions `addRegion` refuses: each
+    /// message names the range and the rule it breaks; the region list and every byte of the existing
+    /// region stay as they were, and no part of the refused range becomes backed.
+    func testRefusedRegionsNameTheRuleAndChangeNothing() throws {
         let mem = try PhysMem(base: PhysAddr(0x10_0000), size: 0x10_0000)
-        let before = mem.regions
-        let bad: [(UInt64, UInt64)] = [(0x40_0000, 0), (0x40_0800, 0x1000), (0x40_0000, 0x1800), (UInt64.max - 0xfff, 0x2000)]
-        for (b, s) in bad {
-            XCTAssertThrowsError(try mem.addRegion(base: PhysAddr(b), size: s)) {
-                XCTAssertEqual($0 as? MemError, .invalidRegion(base: PhysAddr(b), size: s))
-            }
+        try mem.write(PhysAddr(0x10_0000), bytes: (0..<0x10_0000).map { UInt8(truncatingIfNeeded: $0 % 251) })
+        let before = try snapshot(mem)
+        let refused: [(UInt64, UInt64, MemError, String)] = [
+            (0x40_0000, 0, .invalidRegion(base: PhysAddr(0x40_0000), size: 0), "region 0x400000+0x0 is empty"),
+            (
+                0x40_0800, 0x1000, .invalidRegion(base: PhysAddr(0x40_0800), size: 0x1000),
+                "region 0x400800+0x1000 is not 4 KiB aligned (base and size must be multiples of 0x1000)"
+            ),
+            (
+                0x40_0000, 0x1800, .invalidRegion(base: PhysAddr(0x40_0000), size: 0x1800),
+                "region 0x400000+0x1800 is not 4 KiB aligned (base and size must be multiples of 0x1000)"
+            ),
+            (
+                0xffff_ffff_ffff_f000, 0x2000, .invalidRegion(base: PhysAddr(0xffff_ffff_ffff_f000), size: 0x2000),
+                "region 0xfffffffffffff000+0x2000 wraps past the end of the 64-bit address space"
+            ),
+            (
+                0, 1 << 63, .invalidRegion(base: PhysAddr(0), size: 1 << 63),
+                "region 0x0+0x8000000000000000 is larger than the host can map"
+            ),
+            // Overlaps: across the end, across the start, containing it, inside it, exactly it.
+            (
+                0x1f_f000, 0x2000, .overlappingRegions(base: PhysAddr(0x1f_f000), size: 0x2000, existing: PhysAddr(0x10_0000)),
+                "region 0x1ff000+0x2000 overlaps the region at 0x100000"
+            ),
+            (
+                0x0f_f000, 0x2000, .overlappingRegions(base: PhysAddr(0x0f_f000), size: 0x2000, existing: PhysAddr(0x10_0000)),
+                "region 0xff000+0x2000 overlaps the region at 0x100000"
+            ),
+            (
+                0, 0x100_0000, .overlappingRegions(base: PhysAddr(0), size: 0x100_0000, existing: PhysAddr(0x10_0000)),
+                "region 0x0+0x1000000 overlaps the region at 0x100000"
+            ),
+            (
+                0x18_0000, 0x1000, .overlappingRegions(base: PhysAddr(0x18_0000), size: 0x1000, existing: PhysAddr(0x10_0000)),
+                "region 0x180000+0x1000 overlaps the region at 0x100000"
+            ),
+            (
+                0x10_0000, 0x10_0000, .overlappingRegions(base: PhysAddr(0x10_0000), size: 0x10_0000, existing: PhysAddr(0x10_0000)),
+                "region 0x100000+0x100000 overlaps the region at 0x100000"
+            ),
+        ]
+        for (b, n, e, message) in refused {
+            assertMemError(e, message) { () throws(MemError) in try mem.addRegion(base: PhysAddr(b), size: n) }
         }
-        for (b, s) in [(0x1f_f000, 0x2000), (0x0f_f000, 0x2000), (0x0, 0x100_0000), (0x18_0000, 0x1000)] as [(UInt64, UInt64)] {
-            XCTAssertThrowsError(try mem.addRegion(base: PhysAddr(b), size: s)) {
-                XCTAssertEqual(
-                    $0 as? MemError, .overlappingRegions(base: PhysAddr(b), size: s, existing: PhysAddr(0x10_0000)))
-            }
+        // Adjacent on both sides is not an overlap (and is undone again).
+        try mem.addRegion(base: PhysAddr(0x20_0000), size: 0x1000)
+        try mem.addRegion(base: PhysAddr(0x0f_f000), size: 0x1000)
+        XCTAssertTrue(mem.removeRegion(base: PhysAddr(0x20_0000)))
+        XCTAssertTrue(mem.removeRegion(base: PhysAddr(0x0f_f000)))
+        // Backing that cannot be opened: open(2) fails with ENOENT (2).
+        assertMemError(
+            .backingFailed(operation: "open /nonexistent/s2emu-region", errno: 2),
+            "open /nonexistent/s2emu-region failed: errno 2"
+        ) { () throws(MemError) in
+            try mem.addRegion(
+                base: PhysAddr(0x40_0000), size: 0x1000,
+                backing: .file(path: "/nonexistent/s2emu-region", offset: 0, shared: false))
         }
-        XCTAssertEqual(mem.regions, before)
-        XCTAssertThrowsError(try mem.read64(PhysAddr(0x40_0000)))
-        XCTAssertTrue(mem.removeRegion(base: PhysAddr(0x10_0000)))
-        XCTAssertFalse(mem.removeRegion(base: PhysAddr(0x10_0000)))
-        XCTAssertEqual(mem.regions, [])
+        XCTAssertEqual(try snapshot(mem), before)
+        for a: UInt64 in [0x0f_f000, 0x20_0000, 0x40_0000, 0x40_0800, 0xffff_ffff_ffff_f000] {
+            XCTAssertFalse(mem.contains(PhysAddr(a)), "0x\(String(a, radix: 16)) became backed")
+        }
     }
 
     /// A MAP_SHARED file-backed region: stores reach the file (after flush), and the file is extended to
