@@ -26,24 +26,30 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
         granule: Granule, iaBits: Int, startLevel: Int, oaBits: Int? = nil, lpa2: Bool = false,
         concatenation: Bool = true
     ) throws(PgtableError) {
-        guard (granule.firstLevel...Granule.lastLevel).contains(startLevel), startLevel >= 0 || lpa2 else {
+        guard (granule.firstLevel...Granule.lastLevel).contains(startLevel) else {
             throw .invalidGeometry("start level \(startLevel) is not available with the \(granule) granule")
         }
+        guard startLevel >= 0 || lpa2 else { throw .invalidGeometry("start level -1 needs FEAT_LPA2 (DS=1)") }
         guard !(lpa2 && granule == .k64) else { throw .invalidGeometry("LPA2 (DS=1) does not apply to 64K pages") }
         let stride = granule.bitsPerLevel
         let minBits = (Granule.lastLevel - startLevel) * stride + granule.shift + 1
         let maxBits = minBits + (stride - 1) + (concatenation ? 4 : 0)
         guard iaBits >= minBits, iaBits <= maxBits else {
             throw .invalidGeometry(
-                "\(iaBits)-bit input with \(granule) pages needs a start level resolving \(minBits)...\(maxBits) bits; level \(startLevel) does not"
-            )
+                "start level \(startLevel) with \(granule) pages resolves \(minBits)...\(maxBits)-bit inputs"
+                    + (concatenation ? " (up to 16 concatenated root tables)" : " (one root table)")
+                    + ", not \(iaBits) bits" + (concatenation ? " (S2InconsistentSL)" : ""))
         }
         let format = OutputAddressFormat.kernel(granule: granule, lpa2: lpa2)
         let oaBits = oaBits ?? format.maxBits
-        guard oaBits >= 32, oaBits <= format.maxBits else {
-            throw .invalidGeometry("\(oaBits)-bit output addresses need FEAT_LPA/LPA2 descriptors")
+        guard oaBits >= 32 else { throw .invalidGeometry("a \(oaBits)-bit output size is below the smallest PS, 32 bits") }
+        guard oaBits <= format.maxBits else {
+            throw .invalidGeometry(
+                "\(oaBits)-bit output addresses need FEAT_LPA (64K) or FEAT_LPA2 (DS=1) descriptors;"
+                    + " these hold \(format.maxBits) bits")
         }
-        guard iaBits <= 52, iaBits <= 48 || lpa2 || granule == .k64 else {
+        guard iaBits <= 52 else { throw .invalidGeometry("a \(iaBits)-bit input is wider than the architecture's 52 bits") }
+        guard iaBits <= 48 || lpa2 || granule == .k64 else {
             throw .invalidGeometry("\(iaBits)-bit input needs FEAT_LPA2 or the 64K granule")
         }
         self.granule = granule
@@ -116,7 +122,9 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
         let maxIA = min((ds || (granule == .k64 && paMax >= 52)) ? 52 : 48, paMax)
         let maxT0SZ = smallTranslationTables ? (granule == .k64 ? 47 : 48) : 39
         guard 64 - t0sz <= maxIA, t0sz <= maxT0SZ else {
-            throw .invalidGeometry("VTCR_EL2.T0SZ=\(t0sz) is out of range for \(granule) pages")
+            throw .invalidGeometry(
+                "VTCR_EL2.T0SZ=\(t0sz) (a \(64 - t0sz)-bit IPA) is out of range for \(granule) pages:"
+                    + " \(64 - maxIA)...\(maxT0SZ) allowed")
         }
         let oa = min(ps, paMax, OutputAddressFormat.kernel(granule: granule, lpa2: ds).maxBits)
         try self.init(granule: granule, iaBits: 64 - t0sz, startLevel: start, oaBits: oa, lpa2: ds)
@@ -162,14 +170,16 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Checks that a mapping of `[addr, addr+size)` to `phys` stays below `BIT(oaBits)`, with the walk's
-    /// page rounding (`ALIGN_DOWN(phys)`, `PAGE_ALIGN(addr+size)`).
+    /// page rounding (`kvm_pgtable_walk`: start = `ALIGN_DOWN(addr)`, end = `PAGE_ALIGN(start + size)`;
+    /// `ALIGN_DOWN(phys)`). A range the walk visits nothing of (end at or below start, after wrapping) maps
+    /// nothing, and one reaching past `BIT(ia_bits)` is the walk's `-ERANGE`: neither is checked here.
     /// - Throws: `PgtableError.outputBeyondPS`.
     @inlinable
     public func checkOutputRange(addr: UInt64, size: UInt64, phys: UInt64) throws(PgtableError) {
-        guard size > 0 else { return }
         let page = granule.size
         let start = addr & ~(page &- 1)
-        let end = (addr &+ size &+ page &- 1) & ~(page &- 1)
+        let end = (start &+ size &+ page &- 1) & ~(page &- 1)
+        guard start < end, end <= inputSize else { return }
         let pa = phys & ~(page &- 1)
         let limit: UInt64 = oaBits >= 64 ? ~0 : (1 << UInt64(oaBits))
         guard pa < limit, end &- start <= limit - pa else { throw .outputBeyondPS(phys: phys, size: size, oaBits: oaBits) }

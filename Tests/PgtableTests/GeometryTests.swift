@@ -90,33 +90,117 @@ final class GeometryTests: XCTestCase {
         }
     }
 
-    func assertInvalid(_ raw: UInt64, paMax: Int = 52, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try Geometry(vtcr: VTCR(raw), paMax: paMax), file: file, line: line) { e in
-            guard case .invalidGeometry = e as? PgtableError else {
-                return XCTFail("\(e) is not invalidGeometry", file: file, line: line)
-            }
+    /// Asserts that `body` is refused with `invalidGeometry` and the message `reason` (after the prefix the
+    /// CLI prints for every such error). A geometry is a value: a refused one leaves no state to check.
+    func assertInvalid(
+        _ reason: String, file: StaticString = #filePath, line: UInt = #line, _ body: () throws(PgtableError) -> Geometry
+    ) {
+        do {
+            let g = try body()
+            XCTFail("accepted: \(g)", file: file, line: line)
+        } catch {
+            XCTAssertEqual(error, .invalidGeometry(reason), file: file, line: line)
+            XCTAssertEqual(error.description, "invalid translation regime: " + reason, file: file, line: line)
+            XCTAssertEqual(error.errno, -KernelErrno.EINVAL, file: file, line: line)
         }
     }
 
-    func testGeometryFromInvalidVTCR() {
-        assertInvalid(3 << 14 | 5 << 16 | 1 << 6 | 24)  // TG0 0b11 reserved
-        assertInvalid(7 << 16 | 1 << 6 | 24)  // PS 0b111 reserved
-        assertInvalid(1 << 14 | 5 << 16 | 3 << 6 | 20)  // 64K SL0 3: S2InvalidSL
-        assertInvalid(2 << 14 | 5 << 16 | 3 << 6 | 24)  // 16K SL0 3 without DS: S2InvalidSL
-        assertInvalid(5 << 16 | 2 << 6 | 24, paMax: 40)  // 4K SL0 2 (level 0) needs PAMax >= 44
-        assertInvalid(5 << 16 | 0 << 6 | 16)  // 4K 48-bit at level 2: 16 roots of 1G cover only 34 bits
-        assertInvalid(1 << 33 | 1 << 32 | 6 << 16 | 1 << 6 | 12)  // SL2=1 needs SL0=0: S2InvalidSL
-        assertInvalid(5 << 16 | 1 << 6 | 34)  // 4K 30-bit at level 1: smaller than one level-1 table's range
-        assertInvalid(5 << 16 | 2 << 6 | 10)  // T0SZ 10 (54-bit IPA) out of range
-        assertInvalid(1 << 14 | 5 << 16 | 1 << 6 | 12, paMax: 48)  // 64K 52-bit IPA needs PAMax 52
+    func assertInvalid(
+        _ raw: UInt64, paMax: Int = 52, ttst: Bool = true, _ reason: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
+        assertInvalid(reason, file: file, line: line) { () throws(PgtableError) in
+            try Geometry(vtcr: VTCR(raw), paMax: paMax, smallTranslationTables: ttst)
+        }
     }
 
-    /// Geometry(granule:iaBits:startLevel:) as kvm_pgtable_stage2_init accepts it; invalid shapes are typed.
+    /// Illegal VTCR_EL2 values (#2 [core]): reserved encodings, `AArch64.S2InvalidSL`,
+    /// `AArch64.S2InconsistentSL` and T0SZ outside `AArch64.S2MinTxSZ`...`AArch64.MaxTxSZ`, each with the
+    /// message naming the field, its value and the rule.
+    func testGeometryFromInvalidVTCR() {
+        assertInvalid(3 << 14 | 5 << 16 | 1 << 6 | 24, "VTCR_EL2.TG0 is the reserved 0b11")
+        assertInvalid(7 << 16 | 1 << 6 | 24, "VTCR_EL2.PS is the reserved 0b111")
+        // AArch64.S2InvalidSL: 64K SL0=3 is reserved; 16K SL0=3 (level 0) needs DS; 4K SL0=2 (level 0) needs
+        // PAMax >= 44, 16K SL0=2 (level 1) PAMax >= 42, 64K SL0=2 (level 1) PAMax >= 44; 4K SL0=3 (level 3)
+        // needs FEAT_TTST; SL2=1 (4K, DS=1: level -1) needs SL0=0.
+        assertInvalid(1 << 14 | 5 << 16 | 3 << 6 | 20, "SL0=3 is reserved with 64K (S2InvalidSL)")
+        assertInvalid(2 << 14 | 5 << 16 | 3 << 6 | 24, "SL0=3 with 16K needs DS=1 (S2InvalidSL)")
+        assertInvalid(5 << 16 | 2 << 6 | 24, paMax: 40, "SL0=2 with 4K needs PAMax >= 44 (S2InvalidSL)")
+        assertInvalid(2 << 14 | 2 << 16 | 2 << 6 | 24, paMax: 40, "SL0=2 with 16K needs PAMax >= 42 (S2InvalidSL)")
+        assertInvalid(1 << 14 | 2 << 16 | 2 << 6 | 24, paMax: 40, "SL0=2 with 64K needs PAMax >= 44 (S2InvalidSL)")
+        assertInvalid(0 << 16 | 3 << 6 | 42, ttst: false, "SL0=3 with 4K needs FEAT_TTST (S2InvalidSL)")
+        assertInvalid(1 << 33 | 1 << 32 | 6 << 16 | 1 << 6 | 12, "VTCR_EL2.SL2=1 needs SL0=0 (S2InvalidSL)")
+        // AArch64.S2InconsistentSL with 4K (stride 9, granule bits 12): from level L the IPA must be
+        // (3 - L) * 9 + 12 + 1 ... that + 8 + 4 (16 concatenated tables) bits. Level 2: 22...34, so a 48-bit
+        // IPA (T0SZ 16) is too wide; level 1: 31...43, so a 30-bit IPA (T0SZ 34) is too narrow.
+        assertInvalid(
+            5 << 16 | 0 << 6 | 16,
+            "start level 2 with 4K pages resolves 22...34-bit inputs (up to 16 concatenated root tables), not 48 bits (S2InconsistentSL)"
+        )
+        assertInvalid(
+            5 << 16 | 1 << 6 | 34,
+            "start level 1 with 4K pages resolves 31...43-bit inputs (up to 16 concatenated root tables), not 30 bits (S2InconsistentSL)"
+        )
+        // 64K (stride 13, granule bits 16) from level 2: 30...46 bits; T0SZ 16 (48 bits) is too wide.
+        assertInvalid(
+            1 << 14 | 5 << 16 | 1 << 6 | 16,
+            "start level 2 with 64K pages resolves 30...46-bit inputs (up to 16 concatenated root tables), not 48 bits (S2InconsistentSL)"
+        )
+        // T0SZ: at least 64 - 48 = 16 without DS (64 - 52 = 12 with DS, or 64K with PAMax 52); at most 48 with
+        // FEAT_TTST (47 for 64K), 39 without (AArch64.MaxTxSZ).
+        assertInvalid(
+            5 << 16 | 2 << 6 | 10, "VTCR_EL2.T0SZ=10 (a 54-bit IPA) is out of range for 4K pages: 16...48 allowed")
+        assertInvalid(
+            1 << 14 | 5 << 16 | 1 << 6 | 12, paMax: 48,
+            "VTCR_EL2.T0SZ=12 (a 52-bit IPA) is out of range for 64K pages: 16...47 allowed")
+        assertInvalid(
+            1 << 32 | 6 << 16 | 2 << 6 | 11, "VTCR_EL2.T0SZ=11 (a 53-bit IPA) is out of range for 4K pages: 12...48 allowed")
+        assertInvalid(
+            0 << 16 | 3 << 6 | 49, "VTCR_EL2.T0SZ=49 (a 15-bit IPA) is out of range for 4K pages: 16...48 allowed")
+        assertInvalid(
+            1 << 14 | 0 << 6 | 48, "VTCR_EL2.T0SZ=48 (a 16-bit IPA) is out of range for 64K pages: 12...47 allowed")
+        assertInvalid(
+            0 << 16 | 0 << 6 | 40, ttst: false,
+            "VTCR_EL2.T0SZ=40 (a 24-bit IPA) is out of range for 4K pages: 16...39 allowed")
+    }
+
+    /// Geometry(granule:iaBits:startLevel:) as kvm_pgtable_stage2_init accepts it; invalid shapes are typed,
+    /// each with its reason.
     func testGeometryFromLevels() {
         XCTAssertNoThrow(try Geometry(granule: .k4, iaBits: 40, startLevel: 1))
-        XCTAssertThrowsError(try Geometry(granule: .k4, iaBits: 40, startLevel: 3))
-        XCTAssertThrowsError(try Geometry(granule: .k4, iaBits: 52, startLevel: -1))  // -1 needs LPA2
-        XCTAssertThrowsError(try Geometry(granule: .k64, iaBits: 48, startLevel: 1, lpa2: true))
-        XCTAssertThrowsError(try Geometry(granule: .k4, iaBits: 40, startLevel: 1, oaBits: 52))
+        // Level 3 with 4K: 13...25 bits.
+        assertInvalid(
+            "start level 3 with 4K pages resolves 13...25-bit inputs (up to 16 concatenated root tables), not 40 bits (S2InconsistentSL)"
+        ) { () throws(PgtableError) in try Geometry(granule: .k4, iaBits: 40, startLevel: 3) }
+        // A hyp stage 1 has one root table: level 0 with 4K resolves 40...48 bits.
+        assertInvalid("start level 0 with 4K pages resolves 40...48-bit inputs (one root table), not 39 bits") {
+            () throws(PgtableError) in try Geometry(granule: .k4, iaBits: 39, startLevel: 0, concatenation: false)
+        }
+        assertInvalid("start level -1 needs FEAT_LPA2 (DS=1)") { () throws(PgtableError) in
+            try Geometry(granule: .k4, iaBits: 52, startLevel: -1)
+        }
+        assertInvalid("start level -1 is not available with the 16K granule") { () throws(PgtableError) in
+            try Geometry(granule: .k16, iaBits: 52, startLevel: -1, lpa2: true)
+        }
+        assertInvalid("start level 4 is not available with the 4K granule") { () throws(PgtableError) in
+            try Geometry(granule: .k4, iaBits: 12, startLevel: 4)
+        }
+        assertInvalid("LPA2 (DS=1) does not apply to 64K pages") { () throws(PgtableError) in
+            try Geometry(granule: .k64, iaBits: 48, startLevel: 1, lpa2: true)
+        }
+        assertInvalid("52-bit output addresses need FEAT_LPA (64K) or FEAT_LPA2 (DS=1) descriptors; these hold 48 bits") {
+            () throws(PgtableError) in try Geometry(granule: .k4, iaBits: 40, startLevel: 1, oaBits: 52)
+        }
+        assertInvalid("a 31-bit output size is below the smallest PS, 32 bits") { () throws(PgtableError) in
+            try Geometry(granule: .k4, iaBits: 40, startLevel: 1, oaBits: 31)
+        }
+        // 4K from level 0: 40...52 bits; a 52-bit input needs LPA2. 64K from level 1: 43...59 bits, but no
+        // input is wider than 52 bits.
+        assertInvalid("52-bit input needs FEAT_LPA2 or the 64K granule") { () throws(PgtableError) in
+            try Geometry(granule: .k4, iaBits: 52, startLevel: 0)
+        }
+        assertInvalid("a 56-bit input is wider than the architecture's 52 bits") { () throws(PgtableError) in
+            try Geometry(granule: .k64, iaBits: 56, startLevel: 1)
+        }
     }
 }
