@@ -1,5 +1,11 @@
 import Mem
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Why an ELF test image could not be loaded or saved. Every case names the file; segment numbers are
 /// program header indices (as `readelf -l` counts them).
 ///
@@ -55,7 +61,7 @@ public enum ELFImageError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cannotOpen(let f, let e):
-            return "\(f): cannot open: errno \(e)"
+            return "\(f): cannot open: \(Self.systemError(e))"
         case .notELF(let f):
             return "\(f): not an ELF file"
         case .wrongClass(let f, let c):
@@ -96,11 +102,17 @@ public enum ELFImageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .memory(let f, let e):
             return "\(f): placing the image failed: \(e)"
         case .readFailed(let f, let e):
-            return "\(f): reading the file failed: errno \(e)"
+            return "\(f): reading the file failed: \(Self.systemError(e))"
         case .cannotSave(let f, let op, let r):
             return "\(f): cannot save: \(op): \(r)"
         }
     }
+}
+
+extension ELFImageError {
+    /// A system error as messages show it: `strerror(e)` and the number, e.g. `No such file or directory
+    /// (errno 2)`.
+    public static func systemError(_ e: Int32) -> String { "\(String(cString: strerror(e))) (errno \(e))" }
 }
 
 func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

@@ -37,7 +37,7 @@ struct ImageWriter {
         var (fd, temporary) = try openTemporary()
         do throws(ELFImageError) {
             guard fchmod(fd, 0o644) == 0 else {
-                throw .cannotSave(file: path, operation: "fchmod", reason: "errno \(errno)")
+                throw .cannotSave(file: path, operation: "fchmod", reason: ELFImageError.systemError(errno))
             }
             let regs = HostBytes(registerPage.bytes)
             defer { regs.release() }
@@ -56,15 +56,19 @@ struct ImageWriter {
                     source: UnsafeRawPointer(regs.pointer)))
             try writeELF(fd: fd, payloads: &payloads)
             try writePayloads(fd: fd, payloads)
-            guard fsync(fd) == 0 else { throw .cannotSave(file: path, operation: "fsync", reason: "errno \(errno)") }
+            guard fsync(fd) == 0 else {
+                throw .cannotSave(file: path, operation: "fsync", reason: ELFImageError.systemError(errno))
+            }
             let name: String
             if let t = temporary { name = t } else { name = try link(fd) }
             temporary = name
             let closed = close(fd)
             fd = -1
-            guard closed == 0 else { throw .cannotSave(file: path, operation: "close", reason: "errno \(errno)") }
+            guard closed == 0 else {
+                throw .cannotSave(file: path, operation: "close", reason: ELFImageError.systemError(errno))
+            }
             guard rename(name, path) == 0 else {
-                throw .cannotSave(file: path, operation: "rename", reason: "errno \(errno)")
+                throw .cannotSave(file: path, operation: "rename", reason: ELFImageError.systemError(errno))
             }
         } catch {
             if fd >= 0 { close(fd) }
@@ -84,7 +88,9 @@ struct ImageWriter {
         #endif
         var template = Array((path + ".tmp-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard fd >= 0 else { throw .cannotSave(file: path, operation: "mkstemp", reason: "errno \(errno)") }
+        guard fd >= 0 else {
+            throw .cannotSave(file: path, operation: "mkstemp", reason: ELFImageError.systemError(errno))
+        }
         return (fd, String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
@@ -98,7 +104,9 @@ struct ImageWriter {
         while true {
             let name = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0 { return name }
-            guard errno == EEXIST else { throw .cannotSave(file: path, operation: "linkat", reason: "errno \(errno)") }
+            guard errno == EEXIST else {
+                throw .cannotSave(file: path, operation: "linkat", reason: ELFImageError.systemError(errno))
+            }
         }
     }
 
@@ -227,7 +235,7 @@ struct ImageWriter {
                         let w = pwrite(fd, p.source + at + done, n - done, off_t(p.offset) + off_t(at + done))
                         if w < 0 && errno == EINTR { continue }
                         guard w > 0 else {
-                            throw .cannotSave(file: path, operation: "pwrite", reason: "errno \(errno)")
+                            throw .cannotSave(file: path, operation: "pwrite", reason: ELFImageError.systemError(errno))
                         }
                         done += w
                     }
@@ -237,7 +245,7 @@ struct ImageWriter {
             end = max(end, p.offset + p.size)
         }
         guard ftruncate(fd, off_t(end)) == 0 else {
-            throw .cannotSave(file: path, operation: "ftruncate", reason: "errno \(errno)")
+            throw .cannotSave(file: path, operation: "ftruncate", reason: ELFImageError.systemError(errno))
         }
     }
 

@@ -69,6 +69,70 @@ import Testing
         #expect(names.filter { !$0.hasPrefix(".") }.sorted() == Self.cases.map(\.0).sorted())
     }
 
+    /// What the user reads for each file (`$F` stands for the path): the file, the segment or symbol, and
+    /// the reason, with the header field's value and the value it should have had.
+    static let messages: [String: String] = [
+        "not-elf.bin": "$F: not an ELF file",
+        "wrong-class.elf": "$F: ELF class 1 is not ELFCLASS64 (2)",
+        "wrong-endianness.elf": "$F: data encoding 2 is not little-endian (ELFDATA2LSB, 1)",
+        "wrong-machine.elf": "$F: machine 62 is not EM_AARCH64 (183)",
+        "wrong-type.elf": "$F: ELF type 3 is neither ET_EXEC (2) nor ET_CORE (4)",
+        "truncated-ehdr.elf": "$F: ELF header is truncated or malformed: invalid ELF file data",
+        "truncated-phdrs.elf": "$F: program header table is truncated or malformed: invalid data",
+        "truncated-shdrs.elf": "$F: section header table is truncated or malformed: e_shoff 0x33a8 is outside the file",
+        "no-load.elf": "$F: no PT_LOAD segment",
+        "segment-past-eof.elf":
+            "$F: segment 2: file bytes 0x3000+0x100000 run past the end of the file (0x33b0 bytes)",
+        "filesz-gt-memsz.elf": "$F: segment 1: p_filesz 0x40 > p_memsz 0x10",
+        "overlapping.elf": "$F: segment 2 overlaps segment 1 in physical memory",
+        "address-overflow.elf": "$F: segment 2: address 0xfffffffffffffff8 + size 0x10 overflows 64 bits",
+        "beyond-52-bits.elf": "$F: segment 2: 0xffffffffffff8+0x10 reaches beyond the 52-bit physical address space",
+        "symbol-outside.elf": "$F: symbol s2_vttbr: 0x8 bytes at 0x50000000 are not inside one loaded segment",
+        "probes-outside.elf": "$F: symbol probe_ipas: 0x8000 bytes at 0x40100028 are not inside one loaded segment",
+        "too-many-probes.elf": "$F: probe_count 1099511627776 exceeds the limit of 1048576 probes",
+        "duplicate-symbol.elf": "$F: symbol s2_vtcr is defined more than once",
+        "incomplete-probes.elf": "$F: probe list without probe_count",
+        "bad-symtab.elf": "$F: symbol table in section 5: invalid section header",
+        // The rest of this one is the Mem module's text for the refused mmap.
+        "unmappable.elf": "$F: placing the image failed: mmap anonymous",
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func messageNamesTheFileAndTheReason(name: String) throws {
+        let path = Fixture.broken(name)
+        let expected = try #require(Self.messages[name]).replacingOccurrences(of: "$F", with: path)
+        let mem = try Self.machine()
+        let before = try MemSnapshot(mem)
+        do {
+            _ = try ELFImage.load(path: path, into: mem)
+            Issue.record("\(name) loaded")
+        } catch {
+            if name == "unmappable.elf" {
+                #expect("\(error)".hasPrefix(expected), "\(error)")
+            } else {
+                #expect("\(error)" == expected)
+            }
+        }
+        #expect(try MemSnapshot(mem) == before)
+    }
+
+    /// A missing file and a directory: the path and the system's reason.
+    @Test func unopenableFilesNameTheReason() throws {
+        let mem = try Self.machine()
+        let before = try MemSnapshot(mem)
+        let cases = [
+            ("/nonexistent.elf", "/nonexistent.elf: cannot open: No such file or directory (errno 2)"),
+            (Fixture.directory, Fixture.directory + ": cannot open: Invalid argument (errno 22)"),
+        ]
+        for (path, message) in cases {
+            do {
+                _ = try ELFImage.load(path: path, into: mem)
+                Issue.record("\(path) loaded")
+            } catch { #expect("\(error)" == message) }
+        }
+        #expect(try MemSnapshot(mem) == before)
+    }
+
     @Test func errorsNameTheFileAndTheSegment() {
         let e = ELFImageError.overlappingSegments(file: "x.elf", segment: 2, other: 1)
         #expect(e.description == "x.elf: segment 2 overlaps segment 1 in physical memory")

@@ -103,7 +103,12 @@ import Testing
 
         // A failing save leaves the previous file as it was, and no temporary file behind.
         let tooHigh = try PhysMem(base: PhysAddr(1 << 52), size: 0x1000)
-        #expect(throws: ELFImageError.self) { try ELFImage.save(tooHigh, registers: ImageRegisters(), to: path) }
+        #expect {
+            try ELFImage.save(tooHigh, registers: ImageRegisters(), to: path)
+        } throws: { error in
+            "\(error)" == path
+                + ": cannot save: layout: region 0x10000000000000-0x10000000000fff reaches beyond 52 bits"
+        }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["image.elf"])
 
@@ -120,24 +125,48 @@ import Testing
     @Test func aFailedRenameRemovesTheTemporaryFile() throws {
         let dir = try Self.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // A non-empty directory where the image should go: everything is written, then rename(2) fails.
+        // A non-empty directory where the image should go: everything is written, then rename(2) of the file
+        // over the directory fails with EISDIR.
         let path = dir + "/image.elf"
         try FileManager.default.createDirectory(atPath: path + "/inside", withIntermediateDirectories: true)
         let mem = try PhysMem(base: PhysAddr(0x4000_0000), size: 0x1000)
         #expect {
             try ELFImage.save(mem, registers: ImageRegisters(), to: path)
         } throws: { error in
-            guard case .cannotSave(path, "rename", _) = error as? ELFImageError else { return false }
-            return true
+            "\(error)" == path + ": cannot save: rename: Is a directory (errno 21)"
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["image.elf"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: path) == ["inside"])
     }
 
     @Test func savingIntoAMissingDirectoryFails() {
-        #expect(throws: ELFImageError.self) {
+        // O_TMPFILE in the missing directory fails, and so does the mkstemp fallback beside the path.
+        #expect {
             try ELFImage.save(PhysMem(), registers: ImageRegisters(), to: "/nonexistent-dir/x.elf")
+        } throws: { error in
+            "\(error)" == "/nonexistent-dir/x.elf: cannot save: mkstemp: No such file or directory (errno 2)"
         }
+    }
+
+    /// A directory the saver cannot create files in (here a regular file where the directory should be:
+    /// the tests may run as root, which permission bits do not stop): the error names the path and the
+    /// reason, and the file that was there, the only thing beside it, is untouched.
+    @Test func savingWhereNoFileCanBeCreatedKeepsThePreviousFile() throws {
+        let dir = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let previous = dir + "/image.elf"
+        let first = try PhysMem(base: PhysAddr(0x4000_0000), size: 0x2000)
+        try first.write64(PhysAddr(0x4000_1000), 0xfeed)
+        try ELFImage.save(first, registers: ImageRegisters(vtcr: 3), to: previous)
+        let before = try Data(contentsOf: URL(fileURLWithPath: previous))
+        let path = previous + "/copy.elf"
+        #expect {
+            try ELFImage.save(first, registers: ImageRegisters(), to: path)
+        } throws: { error in
+            "\(error)" == path + ": cannot save: mkstemp: Not a directory (errno 20)"
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: previous)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["image.elf"])
     }
 }
 

@@ -110,7 +110,9 @@ final class InvalidRequestTableTests: XCTestCase {
 
         init(_ m: PKVMMachine) throws {
             regions = m.mem.regions
-            bytes = try m.mem.regions.map { Data(bytes: try m.mem.pointer($0.base, size: $0.size), count: Int($0.size)) }
+            bytes = try m.mem.regions.map { r in
+                Data(bytes: try m.mem.pointer(r.base, size: r.size), count: Int(r.size))
+            }
             ffaShared = m.ffaShared
             pteShareCounts = m.pteShareCounts
             guests = m.guests.map {
