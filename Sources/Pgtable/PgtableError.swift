@@ -8,8 +8,9 @@ public enum PgtableError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// `-ENOMEM`: no memcache was supplied, or the page allocator ran dry.
     case outOfMemory
-    /// `-EAGAIN`: the entry already had the requested value (in a fault-handling walk), or was invalid
-    /// where a valid leaf was required.
+    /// `-EAGAIN`: the entry already had the requested value, was invalid where a valid leaf was required,
+    /// or was locked (`KVM_INVALID_PTE_LOCKED`) so that break-before-make could not take it. Outside a
+    /// fault-handling walk the kernel's walker ignores `-EAGAIN`, so only such walks report it.
     case tryAgain
     /// `-ERANGE`: the range `[start, end)` reaches past the input address space `limit` (`BIT(ia_bits)`).
     case outOfRange(start: UInt64, end: UInt64, limit: UInt64)
@@ -38,9 +39,11 @@ public enum PgtableError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .invalidArgument(let s): return "-EINVAL: \(s)"
         case .outOfMemory: return "-ENOMEM: no memcache or no free page for a table"
-        case .tryAgain: return "-EAGAIN: nothing to update"
+        case .tryAgain:
+            return "-EAGAIN: the entry already holds this mapping, is not a valid leaf, or is locked (fault-handling walk)"
         case .outOfRange(let s, let e, let l):
-            return "-ERANGE: range 0x\(String(s, radix: 16))-0x\(String(e, radix: 16)) exceeds 0x\(String(l, radix: 16))"
+            return "-ERANGE: range 0x\(String(s, radix: 16))-0x\(String(e, radix: 16)) reaches past the input"
+                + " address space, which ends at 0x\(String(l, radix: 16))"
         case .unbackedTable(let m): return "walk left backed memory: \(m)"
         case .invalidGeometry(let s): return "invalid translation regime: \(s)"
         case .outputBeyondPS(let p, let n, let bits):

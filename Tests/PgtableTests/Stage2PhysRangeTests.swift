@@ -53,24 +53,86 @@ final class Stage2PhysRangeTests: XCTestCase {
         try f.assertTable(0x4000_1000, granule: .k4, [0x4000_1008: 0x0040_0000_4000_0741])
     }
 
-    /// By default s2emu refuses what the kernel would silently truncate: an output range beyond PS gets
-    /// `outputBeyondPS` and no entry, table page or reference changes.
+    /// By default s2emu refuses what the kernel would silently truncate (#2 [core] "a physical address beyond
+    /// PS"): an output range reaching past `BIT(oaBits)` gets `outputBeyondPS` naming the range and PS (no
+    /// kernel errno: the kernel has no such check), and no byte, table page or reference changes. The range
+    /// is the one the walk maps: from ALIGN_DOWN(phys), as many pages as [ALIGN_DOWN(addr),
+    /// PAGE_ALIGN(ALIGN_DOWN(addr) + size)) holds.
     func testOutputBeyondPSIsRefusedByDefault() throws {
         let f = try TableFixture(granule: .k4, pages: 16)
         let s2 = try Stage2Table(mm: f.pool, geometry: Geometry.kernelStage2(granule: .k4, ipaBits: 40))
-        let before = try f.pool.mem.read(f.pool.base, count: 16 * 4096)
-        XCTAssertThrowsError(try s2.map(0x8000_0000, size: 0x20_0000, phys: 1 << 48, prot: .rw)) { e in
-            XCTAssertEqual(e as? PgtableError, .outputBeyondPS(phys: 1 << 48, size: 0x20_0000, oaBits: 48))
-        }
-        // The last page below 2^48 is fine; one more page crosses PS.
-        XCTAssertThrowsError(try s2.map(0x8000_0000, size: 0x2000, phys: (1 << 48) - 0x1000, prot: .rw))
-        XCTAssertEqual(try f.pool.mem.read(f.pool.base, count: 16 * 4096), before)
-        XCTAssertEqual(f.pool.usedPages, 2)
-        try s2.map(0x8000_0000, size: 0x1000, phys: (1 << 48) - 0x1000, prot: .rw)
-        XCTAssertEqual(try s2.getLeaf(0x8000_0000).pte.outputAddress(granule: .k4, format: .pa48), (1 << 48) - 0x1000)
+        let ps40 = try Stage2Table(
+            mm: f.pool, geometry: Geometry.kernelStage2(granule: .k4, ipaBits: 40, oaBits: 40))
         let hyp = try HypTable(mm: f.pool, geometry: Geometry.kernelHyp(granule: .k4, vaBits: 48))
-        XCTAssertThrowsError(try hyp.map(0, size: 0x1000, phys: 1 << 48, prot: .rw)) { e in
-            XCTAssertEqual(e as? PgtableError, .outputBeyondPS(phys: 1 << 48, size: 0x1000, oaBits: 48))
+        try s2.map(0x8000_0000, size: 0x1000, phys: 0x8000_0000, prot: .rw)
+        let before = try f.state()
+        let cases: [(PgtableError, String, () throws(PgtableError) -> Void)] = [
+            (
+                .outputBeyondPS(phys: 1 << 48, size: 0x20_0000, oaBits: 48),
+                "output range 0x1000000000000+0x200000 exceeds the 48-bit PS",
+                { () throws(PgtableError) in try s2.map(0x8000_0000, size: 0x20_0000, phys: 1 << 48, prot: .rw) }
+            ),
+            // The last page below 2^48 is fine; one more page crosses PS.
+            (
+                .outputBeyondPS(phys: (1 << 48) - 0x1000, size: 0x2000, oaBits: 48),
+                "output range 0xfffffffff000+0x2000 exceeds the 48-bit PS",
+                { () throws(PgtableError) in
+                    try s2.map(0x8000_0000, size: 0x2000, phys: (1 << 48) - 0x1000, prot: .rw)
+                }
+            ),
+            // ALIGN_DOWN(phys) is 2^48 itself.
+            (
+                .outputBeyondPS(phys: (1 << 48) + 0xabc, size: 0x1000, oaBits: 48),
+                "output range 0x1000000000abc+0x1000 exceeds the 48-bit PS",
+                { () throws(PgtableError) in try s2.map(0x8000_1000, size: 0x1000, phys: (1 << 48) + 0xabc, prot: .rw) }
+            ),
+            // A regime whose VTCR_EL2.PS is 40 bits: 2^40 is beyond it (the kernel would write it unchanged).
+            (
+                .outputBeyondPS(phys: 1 << 40, size: 0x1000, oaBits: 40),
+                "output range 0x10000000000+0x1000 exceeds the 40-bit PS",
+                { () throws(PgtableError) in try ps40.map(0x8000_0000, size: 0x1000, phys: 1 << 40, prot: .rw) }
+            ),
+            (
+                .outputBeyondPS(phys: 1 << 48, size: 0x1000, oaBits: 48),
+                "output range 0x1000000000000+0x1000 exceeds the 48-bit PS",
+                { () throws(PgtableError) in try hyp.map(0, size: 0x1000, phys: 1 << 48, prot: .rw) }
+            ),
+            // An IPA range beyond ia_bits is the walk's -ERANGE, as on the kernel, whatever the PA.
+            (
+                .outOfRange(start: 1 << 40, end: (1 << 40) + 0x1000, limit: 1 << 40),
+                "-ERANGE: range 0x10000000000-0x10000001000 reaches past the input address space, which ends at 0x10000000000",
+                { () throws(PgtableError) in try s2.map(1 << 40, size: 0x1000, phys: 1 << 48, prot: .rw) }
+            ),
+        ]
+        for (e, message, body) in cases {
+            assertPgtableError(e, message, body)
+            try f.assertState(before, message)
         }
+        XCTAssertNil(PgtableError.outputBeyondPS(phys: 1 << 48, size: 0x1000, oaBits: 48).errno)
+        // A range whose end wraps below its start visits nothing (kvm_pgtable_walk): nothing to check or map.
+        try s2.map(0x1000, size: UInt64.max - 0xfff, phys: 1 << 48, prot: .rw)
+        try f.assertState(before, "empty walk")
+        // [0x8000_1800, +0x1000) maps one page (end = PAGE_ALIGN(0x8000_1000 + 0x1000)), the last below 2^48:
+        // accepted (the check used to round the end up from the unaligned address, counting two pages).
+        try s2.map(0x8000_1800, size: 0x1000, phys: (1 << 48) - 0x1000, prot: .rw)
+        // Roots: s2 0x4000_0000-0x4000_1fff, ps40 0x4000_2000-0x4000_3fff, hyp 0x4000_4000; the first map put
+        // s2's level-2 table at 0x4000_5000 and its level-3 table at 0x4000_6000.
+        XCTAssertEqual(try f.entry(0x4000_6008), 0x0040_ffff_ffff_f7db)
+        XCTAssertEqual(try s2.getLeaf(0x8000_1000).pte.outputAddress(granule: .k4, format: .pa48), (1 << 48) - 0x1000)
+    }
+
+    /// 64K with FEAT_LPA: PS 52 bits; 2^52 is beyond it.
+    func testOutputBeyond52BitPS64K() throws {
+        let f = try TableFixture(granule: .k64, pages: 16)
+        let s2 = try Stage2Table(mm: f.pool, geometry: Geometry.kernelStage2(granule: .k64, ipaBits: 44, oaBits: 52))
+        let before = try f.state()
+        assertPgtableError(
+            .outputBeyondPS(phys: 1 << 52, size: 0x1_0000, oaBits: 52),
+            "output range 0x10000000000000+0x10000 exceeds the 52-bit PS"
+        ) { () throws(PgtableError) in try s2.map(0, size: 0x1_0000, phys: 1 << 52, prot: .rw) }
+        try f.assertState(before, "64K, PA 2^52")
+        try s2.map(0, size: 0x1_0000, phys: (1 << 52) - 0x1_0000, prot: .rw)
+        XCTAssertEqual(
+            try s2.getLeaf(0).pte.outputAddress(granule: .k64, format: .lpa), (1 << 52) - 0x1_0000)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Mem
 import Pgtable
 import XCTest
@@ -50,6 +51,62 @@ struct TableFixture {
     ) throws {
         let got = try nonZeroEntries(table, granule: granule)
         XCTAssertEqual(got, expected, "table 0x\(String(table, radix: 16))", file: file, line: line)
+    }
+}
+
+/// Everything a table operation on a `TableFixture` can touch: every byte of the backed region (tables,
+/// pool pages, free pages) and the reference count of every allocated pool page.
+struct TableState: Equatable {
+    let bytes: Data
+    let pages: [UInt64: Int]
+
+    /// This state with the 64-bit words `words` stored (little-endian) and the pool's counts `pages`: what
+    /// an operation that changes exactly those leaves behind.
+    func with(_ words: [UInt64: UInt64], pages: [UInt64: Int]) -> TableState {
+        var b = bytes
+        for (pa, v) in words {
+            let off = Int(pa - TableFixture.poolBase)
+            b.replaceSubrange(off..<off + 8, with: withUnsafeBytes(of: v.littleEndian) { Data($0) })
+        }
+        return TableState(bytes: b, pages: pages)
+    }
+}
+
+extension TableFixture {
+    /// The current `TableState`.
+    func state() throws -> TableState {
+        TableState(bytes: Data(try mem.read(PhysAddr(Self.poolBase), count: 8 << 20)), pages: allocated)
+    }
+
+    /// Asserts that the fixture is in `expected`, naming the first 64-bit word that differs.
+    func assertState(_ expected: TableState, _ what: String = "", file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
+        let now = try state()
+        XCTAssertEqual(now.pages, expected.pages, "page counts \(what)", file: file, line: line)
+        guard now.bytes != expected.bytes else { return }
+        for off in stride(from: 0, to: now.bytes.count, by: 8) where now.bytes[off..<off + 8] != expected.bytes[off..<off + 8] {
+            let pa = Self.poolBase + UInt64(off)
+            let got = try entry(pa)
+            let want = expected.bytes[off..<off + 8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            return XCTFail(
+                "\(what): word 0x\(String(pa, radix: 16)) is 0x\(String(got, radix: 16)), expected 0x\(String(want, radix: 16))",
+                file: file, line: line)
+        }
+    }
+}
+
+/// Asserts that `body` throws exactly `expected`, whose text (what the CLI prints for it) is `message`.
+func assertPgtableError<T>(
+    _ expected: PgtableError, _ message: String, file: StaticString = #filePath, line: UInt = #line,
+    _ body: () throws(PgtableError) -> T
+) {
+    do {
+        _ = try body()
+        XCTFail("no error, expected \(expected)", file: file, line: line)
+    } catch {
+        XCTAssertEqual(error, expected, file: file, line: line)
+        XCTAssertEqual(error.description, message, file: file, line: line)
     }
 }
 
