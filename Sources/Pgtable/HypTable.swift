@@ -13,8 +13,11 @@ public struct HypTable<MM: PgtableMMOps> {
     /// - Throws: `invalidGeometry` (`-EINVAL`) for a geometry with concatenated roots or a granule other
     ///   than `mm`'s page size; `outOfMemory` (`-ENOMEM`).
     public init(mm: MM, geometry: Geometry) throws(PgtableError) {
-        guard geometry.rootPages == 1, geometry.granule.shift == mm.pageShift else {
-            throw .invalidGeometry("a hyp stage 1 has one \(geometry.granule) root table from an \(geometry.granule) pool")
+        guard geometry.rootPages == 1 else {
+            throw .invalidGeometry("a hyp stage 1 has one root table, not \(geometry.rootPages) concatenated ones")
+        }
+        guard geometry.granule.shift == mm.pageShift else {
+            throw .invalidGeometry("\(geometry.granule) tables need a pool of \(geometry.granule) pages")
         }
         let root: PhysAddr
         do { root = try mm.zallocPage() } catch { throw .outOfMemory }
@@ -40,7 +43,11 @@ public struct HypTable<MM: PgtableMMOps> {
         if !truncatesOutputAddress { try geometry.checkOutputRange(addr: addr, size: size, phys: phys) }
         var v = HypMapVisitor(mm: mm, geometry: geometry, phys: phys & ~(geometry.granule.size &- 1), attr: attr)
         let r = try pgt.walk(mem: mm.mem, addr: addr, size: size, flags: .leaf, visitor: &v)
-        if r != 0 { throw PgtableError.from(code: r, context: "hyp map 0x\(String(addr, radix: 16))") }
+        // hyp_map_walker's only -EINVAL: a valid last-level entry that differs in more than software bits.
+        if r != 0 {
+            throw PgtableError.from(
+                code: r, context: "hyp map 0x\(String(addr, radix: 16)): a valid page entry there maps something else")
+        }
     }
 
     /// Unmaps `[addr, addr+size)` (`kvm_pgtable_hyp_unmap`), stopping at the first hole or at a block the
