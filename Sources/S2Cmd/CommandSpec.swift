@@ -76,7 +76,10 @@ public struct Arguments: Sendable {
         self.spec = spec
         self.invocation = invocation
         let n = invocation.arguments.count
-        if n < spec.arguments.lowerBound { throw usage("missing arguments") }
+        if n < spec.arguments.lowerBound {
+            let atLeast = spec.arguments.count > 1 ? "at least " : ""
+            throw usage("missing arguments: \(n) given, \(atLeast)\(spec.arguments.lowerBound) needed")
+        }
         if n > spec.arguments.upperBound {
             throw usage("unexpected argument '\(invocation.arguments[spec.arguments.upperBound])'")
         }

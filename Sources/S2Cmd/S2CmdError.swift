@@ -12,6 +12,8 @@ public enum S2CmdError: Error, Equatable, Sendable, CustomStringConvertible {
     case usage(command: String, message: String, synopsis: String)
     /// A word that should be a number is not one (see `NumberParser`).
     case badNumber(String)
+    /// A number too large for 64 bits (with its `K`/`M`/`G` suffix applied).
+    case numberTooLarge(String)
     /// A table operation failed; the case carries the kernel's errno.
     case pgtable(PgtableError)
     /// A pKVM hypercall returned a negative errno (`-EPERM`, `-EBUSY`, ...) for `what`.
@@ -36,6 +38,7 @@ public enum S2CmdError: Error, Equatable, Sendable, CustomStringConvertible {
             return "unknown command '\(n)'" + (s.map { " (did you mean '\($0)'?)" } ?? "") + "; try 'help'"
         case .usage(let c, let m, let s): return "\(c): \(m)\nusage: \(s)"
         case .badNumber(let t): return "'\(t)' is not a number (hex 0x..., decimal, _ separators, K/M/G suffix)"
+        case .numberTooLarge(let t): return "'\(t)' does not fit in 64 bits"
         case .pgtable(let e): return e.description
         case .kernel(let e, let w): return "\(w): \(KernelErrno.name(e))"
         case .mem(let e): return e.description

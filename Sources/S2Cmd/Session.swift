@@ -171,7 +171,7 @@ public final class Session {
 
 extension Session {
     /// An address written as a number, an image symbol, or `symbol+offset`.
-    /// - Throws: `badNumber` if it is none of these.
+    /// - Throws: `badNumber` if it is none of these (`numberTooLarge` for a number beyond 64 bits).
     public func resolve(_ text: String) throws(S2CmdError) -> UInt64 {
         if let v = NumberParser.value(text) { return v }
         if let v = symbols[text] { return v }
@@ -180,7 +180,7 @@ extension Session {
         {
             return base &+ off
         }
-        throw .badNumber(text)
+        throw NumberParser.failure(text)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 /// Whole outputs of each subcommand on the demo machine and the fixtures, against `Expected/`.
@@ -53,7 +54,7 @@ final class CLITests: XCTestCase {
             r.stderr,
             """
             Tests/CLITests/Scripts/bad.s2:3: error: unknown command 'wlak' (did you mean 'walk'?); try 'help'
-            Tests/CLITests/Scripts/bad.s2:4: error: map: missing arguments
+            Tests/CLITests/Scripts/bad.s2:4: error: map: missing arguments: 2 given, 4 needed
             usage: map <ipa> <size> <pa> <prot> [--nomemcache]
 
             """)
@@ -66,6 +67,83 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0)
         XCTAssertEqual(r.stderr, "<stdin>:2: error: unknown command 'bogus'; try 'help'\n")
         try CLI.compare(r.stdout, "repl-piped.txt")
+    }
+
+    /// The REPL on a pipe (on the bundled default image), fed every kind of bad line between two saves of the
+    /// whole machine: each line's error is reported with its line number, the session goes on, and the two
+    /// saved images (every region's bytes and the registers) are identical.
+    func testReplBadLinesChangeNothing() throws {
+        let dir = NSTemporaryDirectory() + "s2emu-bad-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let numberForms = "(hex 0x..., decimal, _ separators, K/M/G suffix)"
+        let bad: [(String, String)] = [
+            ("wlak 0x4000_1000", "unknown command 'wlak' (did you mean 'walk'?); try 'help'"),
+            (
+                "map 0x4020_0000 4K",
+                "map: missing arguments: 2 given, 4 needed\nusage: map <ipa> <size> <pa> <prot> [--nomemcache]"
+            ),
+            ("unmap 0x4000_0000 2M --wdie", "unmap: unknown flag --wdie\nusage: unmap <ipa> <size>"),
+            ("poke 0x4000_0000 zz", "'zz' is not a number \(numberForms)"),
+            ("unmap 0x4000_0000 0x4000000000000G", "'0x4000000000000G' does not fit in 64 bits"),
+            (
+                "set_owner 0x4000_0000 2M 1 extra",
+                "set_owner: unexpected argument 'extra'\nusage: set_owner <ipa> <size> <owner_id>"
+            ),
+            ("load /nonexistent.elf", "/nonexistent.elf: cannot open: No such file or directory (errno 2)"),
+            (
+                "load Fixtures/images/broken/overlapping.elf",
+                "Fixtures/images/broken/overlapping.elf: segment 2 overlaps segment 1 in physical memory"
+            ),
+            ("mkstate NOPAGE", "v6.13: pkvm_mkstate with meta state NOPAGE (BUG_ON)"),
+            ("walk \"0x4000", "syntax error at column 6: unterminated quote"),
+        ]
+        let lines = ["save \(dir)/before.elf"] + bad.map(\.0) + ["save \(dir)/after.elf"]
+        let r = try CLI.run(["repl"], stdin: lines.joined(separator: "\n") + "\n")
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(
+            r.stderr, bad.enumerated().map { "<stdin>:\($0.offset + 2): error: \($0.element.1)\n" }.joined())
+        XCTAssertEqual(r.stdout, "saved 4 region(s) to \(dir)/before.elf\nsaved 4 region(s) to \(dir)/after.elf\n")
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/before.elf"))
+        XCTAssertGreaterThan(before.count, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/after.elf")), before)
+    }
+
+    /// `s2emu` itself: an unknown subcommand, an unknown option and a missing argument are ArgumentParser's
+    /// usage errors (status 64, its message and the subcommand's usage); a bad number and a missing image are
+    /// s2emu's (status 1, `error: ...`, nothing on standard output).
+    func testBadInvocations() throws {
+        let usage: [([String], String)] = [
+            (["frobnicate"], "Error: Unexpected argument 'frobnicate'\nUsage: s2emu repl"),
+            (["walk", "0x1000", "--demo", "--bogus"], "Error: Unknown option '--bogus'\nUsage: s2emu walk"),
+            (["walk", "--demo"], "Error: Missing expected argument '<ipa>'\n"),
+        ]
+        for (args, prefix) in usage {
+            let r = try CLI.run(args)
+            XCTAssertEqual(r.status, 64, "\(args)")
+            XCTAssertTrue(r.stderr.hasPrefix(prefix), "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, "", "\(args)")
+        }
+        let ours: [([String], String)] = [
+            (
+                ["walk", "0x1_0000_0000_0000_0000", "--demo"],
+                "error: '0x1_0000_0000_0000_0000' does not fit in 64 bits\n"
+            ),
+            (
+                ["walk", "0x1000", "--image", "/nonexistent.elf"],
+                "error: /nonexistent.elf: cannot open: No such file or directory (errno 2)\n"
+            ),
+            (
+                ["dump", "--image", "Fixtures/images/broken/wrong-class.elf"],
+                "error: Fixtures/images/broken/wrong-class.elf: ELF class 1 is not ELFCLASS64 (2)\n"
+            ),
+        ]
+        for (args, message) in ours {
+            let r = try CLI.run(args)
+            XCTAssertEqual(r.status, 1, "\(args)")
+            XCTAssertEqual(r.stderr, message, "\(args)")
+            XCTAssertEqual(r.stdout, "", "\(args)")
+        }
     }
 
     /// `s2emu` with no subcommand is the REPL.

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// The REPL on a real terminal, driven through tmux as a user types: history recall with Up, tab
-/// completion of a command and of an option, a bad command that does not end the session, Ctrl-D.
+/// completion of a command and of an option, bad lines that do not end the session and change nothing, Ctrl-D.
 final class TmuxReplTests: XCTestCase {
     /// A private tmux server, so the test never touches a user's sessions.
     let socket = "s2emu-test-\(getpid())-\(UUID().uuidString.prefix(8))"
@@ -64,8 +64,16 @@ final class TmuxReplTests: XCTestCase {
         try keys("Enter")
         try waitFor("the error") { $0.contains("error: unknown command 'bogus'; try 'help'") }
 
-        // History: Up twice recalls the leaf command.
-        try keys("Up", "Up")
+        // A bad line that would unmap the 2M block had it run: an error, and the block is still there (the
+        // recalled leaf command below prints the same entry).
+        try type("unmap 0x4000_0000 2Q")
+        try keys("Enter")
+        try waitFor("the number error") {
+            $0.contains("error: '2Q' is not a number (hex 0x..., decimal, _ separators, K/M/G suffix)")
+        }
+
+        // History: Up three times recalls the leaf command.
+        try keys("Up", "Up", "Up")
         try waitFor("the recalled line") { self.current($0) == "s2emu> leaf 0x4000_0000" }
         try keys("Enter")
         try waitFor("the second leaf output") { self.count("level 2 pte 0x00000000400007d9", in: $0) == 2 }
