@@ -261,6 +261,14 @@ final class BadLineTests: XCTestCase {
                 ("host_mem_abort 0x4030_0000", "host_fault 0x40300000: -EAGAIN"),
                 ("topup_guest 0x1001 0x40100", "topup 0x1001 0x40100: -EINVAL"),
                 ("topup_guest 0x1000 0x40200", "topup 0x1000 0x40200: -EPERM"),
+                // A machine that cannot be built, and a guest that is not there: the session keeps its machine.
+                (
+                    "pkvm storage=disk",
+                    "pkvm: storage must be pte or vmemmap\nusage: pkvm [storage=vmemmap|pte] [layout=...] "
+                        + "[ram=base:size,...] [guests=2] [--device-sharing]"
+                ),
+                ("pkvm ram=0x4000_0800:8M", "invalid pKVM machine configuration: RAM region 0x40000800+0x800000"),
+                ("view guest 0x1005", "no guest 0x1005"),
             ]
             for (line, message) in cases { try expectFailure(s, line, message) }
             // unpin of a page nobody pinned: the kernel's BUG_ON in hyp_page_ref_dec, shown as a WARN; nothing
