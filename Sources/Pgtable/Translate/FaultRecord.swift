@@ -61,8 +61,16 @@ public struct FaultRecord: Sendable, Equatable, CustomStringConvertible {
         1 | UInt64(statusCode) << 1 | (secondStage ? 1 << 9 : 0) | 1 << 11
     }
 
+    /// The fault in words, e.g. `stage-2 access flag fault, level 3 (FST 0xb)`.
     public var description: String {
-        "\(secondStage ? "stage-2" : "stage-1") \(kind.rawValue) fault, level \(level)"
-            + " (FST 0x" + String(statusCode, radix: 16) + ")"
+        let what: String
+        switch kind {
+        case .translation: what = "translation fault"
+        case .addressSize: what = "address size fault"
+        case .accessFlag: what = "access flag fault"
+        case .permission: what = "permission fault"
+        case .syncExternalOnWalk: what = "synchronous external abort on the table walk"
+        }
+        return "\(secondStage ? "stage-2" : "stage-1") \(what), level \(level) (FST 0x" + String(statusCode, radix: 16) + ")"
     }
 }
