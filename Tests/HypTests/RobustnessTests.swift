@@ -69,8 +69,8 @@ final class RobustnessTests: XCTestCase {
     }
 }
 
-/// Every transition kind with every bad-input class that applies to it: the kernel's return value, and
-/// nothing changed (every byte of RAM, vmemmap, pools and tables included, the FF-A and guest share counts,
+/// Every transition kind with every bad-input class that applies to it, on both storages, with and without
+/// CONFIG_NVHE_EL2_DEBUG: the kernel's return value, and nothing changed (every byte of RAM, vmemmap, pools and tables included, the FF-A and guest share counts,
 /// the guests and their memcaches, the warning count). Expected errnos are read from v6.14
 /// `arch/arm64/kvm/hyp/nvhe/mem_protect.c` (host state in the vmemmap) and, for the host checks of the `pte`
 /// storage, v6.13's `__host_check_page_state_range` (a `kvm_pgtable_walk` of the host stage 2 with
@@ -125,8 +125,10 @@ final class InvalidRequestTableTests: XCTestCase {
         }
     }
 
-    func machine(_ storage: HostStateStorage) throws -> PKVMMachine {
-        let m = try PKVMMachine(PKVMConfig(storage: storage, ram: Self.ram))
+    func machine(_ storage: HostStateStorage, debug: Bool) throws -> PKVMMachine {
+        var config = PKVMConfig(storage: storage, ram: Self.ram)
+        config.debug = debug
+        let m = try PKVMMachine(config)
         XCTAssertEqual(m.createGuest(vmPFN: 0x40010, pgdPFN: 0x40012), Int32(Self.guest))
         for p: UInt64 in 0x40020..<0x40024 { XCTAssertEqual(m.topUpGuestMemcache(guest: Self.guest, pfn: p), 0) }
         XCTAssertEqual(m.hostShareHyp(pfn: Self.hypShared), 0)
@@ -140,7 +142,9 @@ final class InvalidRequestTableTests: XCTestCase {
     }
 
     /// One bad request: kind, class, the request, the errno name for `pte` and for `vmemmap` storage, and the
-    /// kernel code that returns it. `warns`: the kernel WARNs (the model counts it) and changes nothing else.
+    /// kernel code that returns it. `warns`: the kernel WARNs (the model counts it) and changes nothing else;
+    /// `debugWarns`: more WARNs under CONFIG_NVHE_EL2_DEBUG (`assert_host_shared_guest`'s `WARN_ON(ret && ret !=
+    /// -ENOENT)` of a gfn `kvm_pgtable_get_leaf` refuses).
     struct Row {
         let kind: String
         let bad: String
@@ -149,6 +153,7 @@ final class InvalidRequestTableTests: XCTestCase {
         let vmemmap: String
         let source: String
         var warns = 0
+        var debugWarns = 0
     }
 
     static let g = guest
@@ -255,14 +260,14 @@ final class InvalidRequestTableTests: XCTestCase {
         Row(kind: "relax_perms", bad: "arg", request: .relaxPerms(gfn: 0x80, guest: g, prot: .device), pte: "-EINVAL",
             vmemmap: "-EINVAL", source: "prot & ~KVM_PGTABLE_PROT_RWX"),
         Row(kind: "relax_perms", bad: "range", request: .relaxPerms(gfn: 1 << 30, guest: g, prot: .x), pte: "-ERANGE",
-            vmemmap: "-ERANGE", source: "stage2_update_leaf_attrs -> kvm_pgtable_walk -ERANGE"),
+            vmemmap: "-ERANGE", source: "stage2_update_leaf_attrs -> kvm_pgtable_walk -ERANGE", debugWarns: 1),
         Row(kind: "relax_perms", bad: "state", request: .relaxPerms(gfn: 0x81, guest: g, prot: .x), pte: "0",
             vmemmap: "0", source: "unmapped gfn: stage2_attr_walker's -EAGAIN ignored without HANDLE_FAULT"),
         // __pkvm_host_wrprotect_guest: kvm_pgtable_stage2_wrprotect.
         Row(kind: "wrprotect", bad: "guest", request: .wrprotect(gfn: 0x80, guest: 0), pte: "-EINVAL",
             vmemmap: "-EINVAL", source: "handle___pkvm_host_wrprotect_guest: get_np_pkvm_hyp_vm NULL"),
         Row(kind: "wrprotect", bad: "range", request: .wrprotect(gfn: 1 << 30, guest: g), pte: "-ERANGE",
-            vmemmap: "-ERANGE", source: "stage2_update_leaf_attrs -> kvm_pgtable_walk -ERANGE"),
+            vmemmap: "-ERANGE", source: "stage2_update_leaf_attrs -> kvm_pgtable_walk -ERANGE", debugWarns: 1),
         Row(kind: "wrprotect", bad: "state", request: .wrprotect(gfn: 0x81, guest: g), pte: "0", vmemmap: "0",
             source: "unmapped gfn: -EAGAIN ignored without HANDLE_FAULT"),
         // __pkvm_host_test_clear_young_guest: kvm_pgtable_stage2_test_clear_young WARN_ON(kvm_pgtable_walk(...))
@@ -270,14 +275,14 @@ final class InvalidRequestTableTests: XCTestCase {
         Row(kind: "test_clear_young", bad: "guest", request: .testClearYoung(gfn: 0x80, guest: 0x2000, mkold: true),
             pte: "-EINVAL", vmemmap: "-EINVAL", source: "handle___pkvm_host_test_clear_young_guest: no VM"),
         Row(kind: "test_clear_young", bad: "range", request: .testClearYoung(gfn: 1 << 30, guest: g, mkold: true),
-            pte: "0", vmemmap: "0", source: "WARN_ON(-ERANGE), young = false", warns: 1),
+            pte: "0", vmemmap: "0", source: "WARN_ON(-ERANGE), young = false", warns: 1, debugWarns: 1),
         Row(kind: "test_clear_young", bad: "state", request: .testClearYoung(gfn: 0x81, guest: g, mkold: true),
             pte: "0", vmemmap: "0", source: "unmapped gfn: not young"),
         // __pkvm_host_mkyoung_guest: kvm_pgtable_stage2_mkyoung is void; the hypercall returns 0.
         Row(kind: "mkyoung", bad: "guest", request: .mkyoung(gfn: 0x80, guest: 0x1001), pte: "-EINVAL",
             vmemmap: "-EINVAL", source: "handle___pkvm_host_mkyoung_guest: no vcpu"),
         Row(kind: "mkyoung", bad: "range", request: .mkyoung(gfn: 1 << 30, guest: g), pte: "0", vmemmap: "0",
-            source: "stage2_update_leaf_attrs' -ERANGE dropped"),
+            source: "stage2_update_leaf_attrs' -ERANGE dropped", debugWarns: 1),
         Row(kind: "mkyoung", bad: "state", request: .mkyoung(gfn: 0x81, guest: g), pte: "0", vmemmap: "0",
             source: "unmapped gfn: nothing to mark"),
         // hyp_pin_shared_mem: host SHARED_OWNED, then hyp SHARED_BORROWED, over the whole range.
@@ -312,20 +317,25 @@ final class InvalidRequestTableTests: XCTestCase {
 
     func testEveryKindAndBadInputChangesNothing() throws {
         for storage in HostStateStorage.allCases {
-            let m = try machine(storage)
-            XCTAssertEqual(m.hostFault(0x4030_0000), 0)
-            // No row may change anything, so each is compared with the state before the first.
-            let before = try Snapshot(m)
-            for row in Self.rows {
-                let context = "\(storage) \(row.kind) [\(row.bad)] \(row.request) (\(row.source))"
-                let warnings = m.warnings
-                let r = m.apply(row.request)
-                XCTAssertEqual(KernelErrno.name(r), storage == .pte ? row.pte : row.vmemmap, context)
-                XCTAssertEqual(m.warnings - warnings, row.warns, "\(context): \(m.lastWarning)")
-                XCTAssertEqual(try Snapshot(m), before, "\(context): state changed")
-            }
-            XCTAssertNil(m.checkAllInvariants(), "\(storage)")
+            for debug in [false, true] { try run(storage, debug: debug) }
         }
+    }
+
+    func run(_ storage: HostStateStorage, debug: Bool) throws {
+        let m = try machine(storage, debug: debug)
+        XCTAssertEqual(m.hostFault(0x4030_0000), 0)
+        // No row may change anything, so each is compared with the state before the first.
+        let before = try Snapshot(m)
+        for row in Self.rows {
+            let context = "\(storage)\(debug ? " debug" : "") \(row.kind) [\(row.bad)] \(row.request) (\(row.source))"
+            let warnings = m.warnings
+            let r = m.apply(row.request)
+            XCTAssertEqual(KernelErrno.name(r), storage == .pte ? row.pte : row.vmemmap, context)
+            let warned = m.warnings - warnings
+            XCTAssertEqual(warned, row.warns + (debug ? row.debugWarns : 0), "\(context): \(m.lastWarning)")
+            XCTAssertEqual(try Snapshot(m), before, "\(context): state changed")
+        }
+        XCTAssertNil(m.checkAllInvariants(), "\(storage)")
     }
 
     /// Every transition kind has a row (`topup` included).
