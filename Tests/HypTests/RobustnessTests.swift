@@ -70,8 +70,9 @@ final class RobustnessTests: XCTestCase {
 }
 
 /// Every transition kind with every bad-input class that applies to it, on both storages, with and without
-/// CONFIG_NVHE_EL2_DEBUG: the kernel's return value, and nothing changed (every byte of RAM, vmemmap, pools and tables included, the FF-A and guest share counts,
-/// the guests and their memcaches, the warning count). Expected errnos are read from v6.14
+/// CONFIG_NVHE_EL2_DEBUG: the kernel's return value, the kernel's WARNs and nothing else changed (every byte
+/// of RAM, vmemmap, pools and tables included, the FF-A and guest share counts, the guests and their
+/// memcaches, the pools' BUG counts). Expected errnos are read from v6.14
 /// `arch/arm64/kvm/hyp/nvhe/mem_protect.c` (host state in the vmemmap) and, for the host checks of the `pte`
 /// storage, v6.13's `__host_check_page_state_range` (a `kvm_pgtable_walk` of the host stage 2 with
 /// `host_get_page_state(pte, addr)`: not allowed memory or an owner annotation is `PKVM_NOPAGE`); unknown
