@@ -105,10 +105,19 @@ final class GarbageTableWalkTests: XCTestCase {
         }
     }
 
+    /// The outcome's name; also checks that the error's text names the range or the table address.
     static func kind(_ e: PgtableError) -> String {
         switch e {
-        case .outOfRange: return "outOfRange"
-        case .unbackedTable: return "unbackedTable"
+        case .outOfRange(let start, let end, let limit):
+            XCTAssertEqual(
+                "\(e)",
+                "-ERANGE: range 0x\(String(start, radix: 16))-0x\(String(end, radix: 16)) reaches past the input"
+                    + " address space, which ends at 0x\(String(limit, radix: 16))")
+            return "outOfRange"
+        case .unbackedTable(.outOfRange(let address, let size)):
+            XCTAssertEqual(
+                "\(e)", "walk left backed memory: physical access of \(size) bytes at \(address) is outside backed memory")
+            return "unbackedTable"
         default: return "\(e)"
         }
     }
