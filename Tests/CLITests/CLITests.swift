@@ -137,6 +137,7 @@ final class CLITests: XCTestCase {
                 ["dump", "--image", "Fixtures/images/broken/wrong-class.elf"],
                 "error: Fixtures/images/broken/wrong-class.elf: ELF class 1 is not ELFCLASS64 (2)\n"
             ),
+            (["run", "/nonexistent.s2"], "error: /nonexistent.s2: No such file or directory\n"),
         ]
         for (args, message) in ours {
             let r = try CLI.run(args)
