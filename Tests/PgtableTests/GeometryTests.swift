@@ -162,6 +162,13 @@ final class GeometryTests: XCTestCase {
         assertInvalid(
             0 << 16 | 0 << 6 | 40, ttst: false,
             "VTCR_EL2.T0SZ=40 (a 24-bit IPA) is out of range for 4K pages: 16...39 allowed")
+        // Not refusals: DS applies to 4K and 16K only (64K with DS=1 is a plain 64K regime), and SL2 only to
+        // 4K with DS=1 (16K with SL2=1 starts where SL0 says).
+        let ds64 = try? Geometry(vtcr: VTCR(1 << 32 | 1 << 14 | 5 << 16 | 1 << 6 | 20))
+        XCTAssertEqual(ds64?.lpa2, false)
+        XCTAssertEqual(ds64?.startLevel, 2)
+        let sl2on16 = try? Geometry(vtcr: VTCR(1 << 33 | 1 << 32 | 2 << 14 | 6 << 16 | 2 << 6 | 16))
+        XCTAssertEqual(sl2on16?.startLevel, 1)
     }
 
     /// Geometry(granule:iaBits:startLevel:) as kvm_pgtable_stage2_init accepts it; invalid shapes are typed,
