@@ -42,13 +42,17 @@ public struct Geometry: Equatable, Sendable, CustomStringConvertible {
         }
         let format = OutputAddressFormat.kernel(granule: granule, lpa2: lpa2)
         let oaBits = oaBits ?? format.maxBits
-        guard oaBits >= 32 else { throw .invalidGeometry("a \(oaBits)-bit output size is below the smallest PS, 32 bits") }
+        guard oaBits >= 32 else {
+            throw .invalidGeometry("a \(oaBits)-bit output size is below the smallest PS, 32 bits")
+        }
         guard oaBits <= format.maxBits else {
             throw .invalidGeometry(
                 "\(oaBits)-bit output addresses need FEAT_LPA (64K) or FEAT_LPA2 (DS=1) descriptors;"
                     + " these hold \(format.maxBits) bits")
         }
-        guard iaBits <= 52 else { throw .invalidGeometry("a \(iaBits)-bit input is wider than the architecture's 52 bits") }
+        guard iaBits <= 52 else {
+            throw .invalidGeometry("a \(iaBits)-bit input is wider than the architecture's 52 bits")
+        }
         guard iaBits <= 48 || lpa2 || granule == .k64 else {
             throw .invalidGeometry("\(iaBits)-bit input needs FEAT_LPA2 or the 64K granule")
         }

@@ -40,7 +40,8 @@ public enum PgtableError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidArgument(let s): return "-EINVAL: \(s)"
         case .outOfMemory: return "-ENOMEM: no memcache or no free page for a table"
         case .tryAgain:
-            return "-EAGAIN: the entry already holds this mapping, is not a valid leaf, or is locked (fault-handling walk)"
+            return "-EAGAIN: the entry already holds this mapping, is not a valid leaf, or is locked"
+                + " (fault-handling walk)"
         case .outOfRange(let s, let e, let l):
             return "-ERANGE: range 0x\(String(s, radix: 16))-0x\(String(e, radix: 16)) reaches past the input"
                 + " address space, which ends at 0x\(String(l, radix: 16))"

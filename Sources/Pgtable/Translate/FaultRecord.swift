@@ -71,6 +71,7 @@ public struct FaultRecord: Sendable, Equatable, CustomStringConvertible {
         case .permission: what = "permission fault"
         case .syncExternalOnWalk: what = "synchronous external abort on the table walk"
         }
-        return "\(secondStage ? "stage-2" : "stage-1") \(what), level \(level) (FST 0x" + String(statusCode, radix: 16) + ")"
+        return "\(secondStage ? "stage-2" : "stage-1") \(what), level \(level)"
+            + " (FST 0x" + String(statusCode, radix: 16) + ")"
     }
 }
