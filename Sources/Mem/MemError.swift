@@ -42,7 +42,8 @@ public enum MemError: Error, Equatable, Sendable, CustomStringConvertible {
         case .outOfPages(let n):
             return "page allocator has no free run of \(n) page(s) (-ENOMEM)"
         case .invalidPool(let b, let s):
-            return "page pool \(b)+0x\(String(s, radix: 16)) is unaligned, empty or not backed"
+            return "page pool \(b)+0x\(String(s, radix: 16)) is refused: it must hold at least one page of 4K, 16K"
+                + " or 64K, be aligned to that page size, and lie inside one backed region"
         case .notAllocated(let a):
             return "page \(a) is not an allocated page of this pool"
         }
