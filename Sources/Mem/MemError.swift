@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Errors of the emulated physical memory and its page allocator.
 ///
 /// Every operation that fails with one of these leaves memory unchanged.
@@ -38,7 +44,7 @@ public enum MemError: Error, Equatable, Sendable, CustomStringConvertible {
             }
             return "region \(b)+0x\(String(s, radix: 16)) \(why)"
         case .backingFailed(let op, let e):
-            return "\(op) failed: errno \(e)"
+            return "\(op) failed: \(String(cString: strerror(e))) (errno \(e))"
         case .outOfPages(let n):
             return "page allocator has no free run of \(n) page(s) (-ENOMEM)"
         case .invalidPool(let b, let s):

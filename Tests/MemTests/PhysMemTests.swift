@@ -196,7 +196,7 @@ final class PhysMemTests: XCTestCase {
         // Backing that cannot be opened: open(2) fails with ENOENT (2).
         assertMemError(
             .backingFailed(operation: "open /nonexistent/s2emu-region", errno: 2),
-            "open /nonexistent/s2emu-region failed: errno 2"
+            "open /nonexistent/s2emu-region failed: No such file or directory (errno 2)"
         ) { () throws(MemError) in
             try mem.addRegion(
                 base: PhysAddr(0x40_0000), size: 0x1000,
