@@ -38,7 +38,8 @@ final class ELFFile {
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw .cannotOpen(file: path, errno: EINVAL)
+            if (st.st_mode & S_IFMT) == S_IFDIR { throw .cannotOpen(file: path, errno: EISDIR) }
+            throw .notRegularFile(file: path)
         }
         guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else {
             close(fd)

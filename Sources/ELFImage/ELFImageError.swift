@@ -12,8 +12,10 @@ import Mem
 /// A load that throws one of these has left memory exactly as it was; a save that throws has left any
 /// previous file at the path untouched.
 public enum ELFImageError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The file could not be opened or read (`errno`).
+    /// The file could not be opened or read (`errno`; a directory is `EISDIR`).
     case cannotOpen(file: String, errno: Int32)
+    /// The path names something other than a regular file or a directory (a device, a pipe, a socket).
+    case notRegularFile(file: String)
     /// The file is not an ELF file (no `\x7fELF` identification, or too short for one).
     case notELF(file: String)
     /// `EI_CLASS` is not `ELFCLASS64`.
@@ -37,8 +39,10 @@ public enum ELFImageError: Error, Equatable, Sendable, CustomStringConvertible {
     case addressOverflow(file: String, segment: Int, address: UInt64, size: UInt64)
     /// A segment reaches beyond the 52-bit physical address space (the largest AArch64 has).
     case addressBeyond52Bits(file: String, segment: Int, address: UInt64, size: UInt64)
-    /// Two segments' physical ranges `[p_paddr, p_paddr+p_memsz)` overlap.
-    case overlappingSegments(file: String, segment: Int, other: Int)
+    /// Two segments' physical ranges `[p_paddr, p_paddr+p_memsz)` overlap: segment `segment` at
+    /// `address`+`size` and segment `other` at `otherAddress`+`otherSize`.
+    case overlappingSegments(
+        file: String, segment: Int, address: UInt64, size: UInt64, other: Int, otherAddress: UInt64, otherSize: UInt64)
     /// The symbol table in section `section` cannot be read; `reason` says why.
     case badSymbolTable(file: String, section: Int, reason: String)
     /// A register symbol is defined more than once.
@@ -62,6 +66,8 @@ public enum ELFImageError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .cannotOpen(let f, let e):
             return "\(f): cannot open: \(Self.systemError(e))"
+        case .notRegularFile(let f):
+            return "\(f): not a regular file"
         case .notELF(let f):
             return "\(f): not an ELF file"
         case .wrongClass(let f, let c):
@@ -85,8 +91,9 @@ public enum ELFImageError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(f): segment \(s): address \(hex(a)) + size \(hex(n)) overflows 64 bits"
         case .addressBeyond52Bits(let f, let s, let a, let n):
             return "\(f): segment \(s): \(hex(a))+\(hex(n)) reaches beyond the 52-bit physical address space"
-        case .overlappingSegments(let f, let s, let o):
-            return "\(f): segment \(s) overlaps segment \(o) in physical memory"
+        case .overlappingSegments(let f, let s, let a, let n, let o, let oa, let on):
+            return
+                "\(f): segment \(s) (\(hex(a))+\(hex(n))) overlaps segment \(o) (\(hex(oa))+\(hex(on))) in physical memory"
         case .badSymbolTable(let f, let s, let r):
             return "\(f): symbol table in section \(s): \(r)"
         case .duplicateSymbol(let f, let n):

@@ -80,9 +80,11 @@ struct ImageContents {
         let placed = out.filter { $0.memorySize > 0 }.sorted { $0.physicalAddress < $1.physicalAddress }
         for (lower, upper) in zip(placed, placed.dropFirst())
         where upper.physicalAddress.rawValue < lower.physicalAddress.rawValue + lower.memorySize {
+            let (first, second) = lower.index < upper.index ? (lower, upper) : (upper, lower)
             throw .overlappingSegments(
-                file: name, segment: max(lower.index, upper.index),
-                other: min(lower.index, upper.index))
+                file: name, segment: second.index, address: second.physicalAddress.rawValue,
+                size: second.memorySize, other: first.index, otherAddress: first.physicalAddress.rawValue,
+                otherSize: first.memorySize)
         }
         return out
     }

@@ -93,7 +93,7 @@ final class CLITests: XCTestCase {
             ("load /nonexistent.elf", "/nonexistent.elf: cannot open: No such file or directory (errno 2)"),
             (
                 "load Fixtures/images/broken/overlapping.elf",
-                "Fixtures/images/broken/overlapping.elf: segment 2 overlaps segment 1 in physical memory"
+                "Fixtures/images/broken/overlapping.elf: segment 2 (0x40101000+0x10) overlaps segment 1 (0x40100000+0x3040) in physical memory"
             ),
             ("mkstate NOPAGE", "v6.13: pkvm_mkstate with meta state NOPAGE (BUG_ON)"),
             ("walk \"0x4000", "syntax error at column 6: unterminated quote"),

@@ -33,7 +33,8 @@ import Testing
             { .segmentPastEndOfFile(file: $0, segment: 2, offset: 0x3000, size: 0x10_0000, fileSize: 0x33b0) }
         ),
         ("filesz-gt-memsz.elf", { .fileSizeExceedsMemorySize(file: $0, segment: 1, fileSize: 0x40, memorySize: 0x10) }),
-        ("overlapping.elf", { .overlappingSegments(file: $0, segment: 2, other: 1) }),
+        ("overlapping.elf", { .overlappingSegments(
+            file: $0, segment: 2, address: 0x4010_1000, size: 0x10, other: 1, otherAddress: 0x4010_0000, otherSize: 0x3040) }),
         (
             "address-overflow.elf",
             { .addressOverflow(file: $0, segment: 2, address: 0xffff_ffff_ffff_fff8, size: 0x10) }
@@ -84,7 +85,7 @@ import Testing
         "segment-past-eof.elf":
             "$F: segment 2: file bytes 0x3000+0x100000 run past the end of the file (0x33b0 bytes)",
         "filesz-gt-memsz.elf": "$F: segment 1: p_filesz 0x40 > p_memsz 0x10",
-        "overlapping.elf": "$F: segment 2 overlaps segment 1 in physical memory",
+        "overlapping.elf": "$F: segment 2 (0x40101000+0x10) overlaps segment 1 (0x40100000+0x3040) in physical memory",
         "address-overflow.elf": "$F: segment 2: address 0xfffffffffffffff8 + size 0x10 overflows 64 bits",
         "beyond-52-bits.elf": "$F: segment 2: 0xffffffffffff8+0x10 reaches beyond the 52-bit physical address space",
         "symbol-outside.elf": "$F: symbol s2_vttbr: 0x8 bytes at 0x50000000 are not inside one loaded segment",
@@ -122,7 +123,8 @@ import Testing
         let before = try MemSnapshot(mem)
         let cases = [
             ("/nonexistent.elf", "/nonexistent.elf: cannot open: No such file or directory (errno 2)"),
-            (Fixture.directory, Fixture.directory + ": cannot open: Invalid argument (errno 22)"),
+            (Fixture.directory, Fixture.directory + ": cannot open: Is a directory (errno 21)"),
+            ("/dev/null", "/dev/null: not a regular file"),
         ]
         for (path, message) in cases {
             do {
@@ -134,7 +136,8 @@ import Testing
     }
 
     @Test func errorsNameTheFileAndTheSegment() {
-        let e = ELFImageError.overlappingSegments(file: "x.elf", segment: 2, other: 1)
-        #expect(e.description == "x.elf: segment 2 overlaps segment 1 in physical memory")
+        let e = ELFImageError.overlappingSegments(
+            file: "x.elf", segment: 2, address: 0x4010_1000, size: 0x10, other: 1, otherAddress: 0x4010_0000, otherSize: 0x3040)
+        #expect(e.description == "x.elf: segment 2 (0x40101000+0x10) overlaps segment 1 (0x40100000+0x3040) in physical memory")
     }
 }

@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func directoryIsCannotOpen() {
-        #expect(throws: ELFImageError.cannotOpen(file: Fixture.directory, errno: 22)) {
+        #expect(throws: ELFImageError.cannotOpen(file: Fixture.directory, errno: 21)) {
             _ = try ELFImage.load(path: Fixture.directory, into: PhysMem())
         }
     }

@@ -193,7 +193,7 @@ final class BadLineTests: XCTestCase {
             ("load /nonexistent.elf", "/nonexistent.elf: cannot open: No such file or directory (errno 2)"),
             (
                 "load \(Self.broken)/overlapping.elf",
-                "\(Self.broken)/overlapping.elf: segment 2 overlaps segment 1 in physical memory"
+                "\(Self.broken)/overlapping.elf: segment 2 (0x40101000+0x10) overlaps segment 1 (0x40100000+0x3040) in physical memory"
             ),
             (
                 "load \(Self.broken)/wrong-machine.elf",
