@@ -3,7 +3,8 @@
 # path (.build-asan, .build-tsan) so the normal .build is not rebuilt.
 #
 # Usage: scripts/sanitizers.sh [address|thread]... [-- swift test options]   (default: both)
-#   e.g. scripts/sanitizers.sh thread -- --skip testMillionStepEquivalence
+#   e.g. scripts/sanitizers.sh address -- --filter PgtableTests
+# .ci/run runs both over the whole suite.
 #
 # ASAN_OPTIONS=detect_leaks=0: LeakSanitizer reports leaks inside XCTest and libswiftCore themselves and
 # turns the run red (see docs/robustness.md); every other ASan report still fails the run.
