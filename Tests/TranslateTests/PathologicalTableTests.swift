@@ -42,19 +42,9 @@ final class PathologicalTableTests: XCTestCase {
         // A deterministic xorshift stream fills two pages with garbage; random control and base registers
         // walk it. Every translation ends in a result or a fault record.
         let mem = try PhysMem(base: PhysAddr(0x4000_0000), size: 1 << 20)
-        var x: UInt64 = 0x9e37_79b9_7f4a_7c15
-        func next() -> UInt64 {
-            x ^= x << 13
-            x ^= x >> 7
-            x ^= x << 17
-            return x
-        }
-        for i: UInt64 in 0..<1024 {
-            // Half the table descriptors are steered back into the two pages, so walks go deep.
-            var d = next()
-            if i % 2 == 0 { d = (d & ~0xffff_ffff_f000) | 0x4000_0000 | (d & 0x1000) }
-            try mem.write64(PhysAddr(0x4000_0000 + i * 8), d)
-        }
+        var garbage = Garbage(seed: 0x9e37_79b9_7f4a_7c15)
+        func next() -> UInt64 { garbage.next() }
+        try garbage.fillTwoPages(mem)
         var outcomes = 0
         for _ in 0..<300 {
             let regimes = [
@@ -149,19 +139,9 @@ final class PathologicalTableTests: XCTestCase {
     func testGarbageWalksWriteOnlyWhatHardwareWould() throws {
         let size = 1 << 20
         let mem = try PhysMem(base: PhysAddr(0x4000_0000), size: UInt64(size))
-        var x: UInt64 = 0x2545_f491_4f6c_dd1d
-        func next() -> UInt64 {
-            x ^= x << 13
-            x ^= x >> 7
-            x ^= x << 17
-            return x
-        }
-        for i: UInt64 in 0..<1024 {
-            var d = next()
-            // Table descriptors steered back into the two pages; leaves often with AF clear and DBM set.
-            if i % 2 == 0 { d = (d & ~0xffff_ffff_f000) | 0x4000_0000 | (d & 0x1000) }
-            try mem.write64(PhysAddr(0x4000_0000 + i * 8), d)
-        }
+        var garbage = Garbage(seed: 0x2545_f491_4f6c_dd1d)
+        func next() -> UInt64 { garbage.next() }
+        try garbage.fillTwoPages(mem)
         let host = try mem.pointer(PhysAddr(0x4000_0000), size: UInt64(size))
         let shadow = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
         defer { shadow.deallocate() }
@@ -199,5 +179,29 @@ final class PathologicalTableTests: XCTestCase {
         }
         XCTAssertGreaterThan(updates, 0, "no hardware update happened: the test checks nothing")
         XCTAssertGreaterThan(faults, 0)
+    }
+}
+
+/// A deterministic xorshift stream of garbage descriptors and register values.
+private struct Garbage {
+    var x: UInt64
+
+    init(seed: UInt64) { x = seed }
+
+    mutating func next() -> UInt64 {
+        x ^= x << 13
+        x ^= x >> 7
+        x ^= x << 17
+        return x
+    }
+
+    /// Fills the two pages at 0x4000_0000 with garbage; every other descriptor is steered back into
+    /// them as a table pointer, so walks go deep (and random leaves often have AF clear or DBM set).
+    mutating func fillTwoPages(_ mem: PhysMem) throws {
+        for i: UInt64 in 0..<1024 {
+            var d = next()
+            if i % 2 == 0 { d = (d & ~0xffff_ffff_f000) | 0x4000_0000 | (d & 0x1000) }
+            try mem.write64(PhysAddr(0x4000_0000 + i * 8), d)
+        }
     }
 }
